@@ -1,0 +1,68 @@
+# Two commands: `make synth` and `make test`. Both set everything up first and reuse it on later runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+BIN := $(CURDIR)/$(VENV)/bin
+# node_modules/.bin first: the pinned CDK CLI and Node 22 (jsii uses it too; no Node 20 end-of-life banner).
+export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_CLI_NOTICES := false
+
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+.PHONY: setup synth test pytest gates cfn-lint checkov nag-report bench clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+## synth: every stack of the app, synthesized by the real CDK CLI into cdk.out/ (cdk-nag runs as part of it).
+synth: setup
+	rm -rf cdk.out
+	cdk synth --quiet
+	@ls cdk.out/*.template.json
+
+## test: pytest, then the gates on a fresh `make synth`: cfn-lint and checkov.
+test: pytest gates
+
+pytest: setup
+	$(BIN)/python -m pytest
+
+gates: synth cfn-lint checkov
+
+cfn-lint: setup
+	$(BIN)/cfn-lint --config-file .cfnlintrc.yaml -- cdk.out/*.template.json
+
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
+
+## nag-report: every cdk-nag acknowledgment in the app with its construct path and reason.
+nag-report: synth
+	$(BIN)/python scripts/nag_report.py cdk.out/validation-report.json
+
+## bench: synth time of the full app against a one-bucket app, and resource counts per stack.
+bench: setup
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf cdk.out .pytest_cache

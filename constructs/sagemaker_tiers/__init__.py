@@ -1,0 +1,15 @@
+"""sagemaker-tiers: AWS CDK constructs for every tier of model training on Amazon SageMaker."""
+
+from sagemaker_tiers.core import ValidationError, acknowledge
+from sagemaker_tiers.foundation import MlBucket, MlEncryptionKey, SageMakerNetwork
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MlBucket",
+    "MlEncryptionKey",
+    "SageMakerNetwork",
+    "ValidationError",
+    "__version__",
+    "acknowledge",
+]

@@ -1,0 +1,146 @@
+"""The customer-managed KMS key that encrypts every tier's data, logs, topics and queues."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.validation import require_duration, require_match
+
+
+class MlEncryptionKey(kms.Key):
+    """A customer-managed KMS key (an ``aws_kms.Key``) with rotation on and a key policy scoped per service.
+
+    The key policy lets the account administer the key through IAM (CDK's default) and lets AWS services use
+    it only where they need to:
+
+    * CloudWatch Logs, only for log groups of this account and region (encryption context condition);
+    * EventBridge and CloudWatch alarms, only to deliver to this account's encrypted SNS topics and SQS queues
+      (``aws:SourceAccount`` condition);
+    * SNS, only to deliver to this account's encrypted SQS queues;
+    * SageMaker, only through SageMaker in this region on behalf of this account's principals
+      (``kms:ViaService`` and ``kms:CallerAccount`` conditions), which principals still need an IAM grant
+      for (see :meth:`grant_sagemaker_use`).
+
+    Example::
+
+        key = MlEncryptionKey(self, "Key")
+        key.grant_sagemaker_use(training_role)
+
+    :param alias: Alias name without the ``alias/`` prefix. Default: no alias (CloudFormation names the key).
+    :param description: Key description. Default: "sagemaker-tiers data key".
+    :param pending_window: Waiting period before a scheduled deletion, 7-30 days. Default: 30 days.
+    :param removal_policy: What happens to the key when it leaves the stack. Default: RETAIN (data encrypted
+        with it stays readable after the stack is deleted).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        alias: str | None = None,
+        description: str = "sagemaker-tiers data key",
+        pending_window: Duration | None = None,
+        removal_policy: RemovalPolicy = defaults.DATA_REMOVAL_POLICY,
+    ) -> None:
+        pending_window = pending_window or Duration.days(30)
+        require_duration("pending_window", pending_window, minimum=Duration.days(7), maximum=Duration.days(30))
+        if alias is not None:
+            require_match(
+                "alias",
+                alias,
+                r"(?!aws/)(?!alias/)[A-Za-z0-9/_-]{1,250}",
+                "1-250 characters of letters, digits, '/', '_' or '-', without the 'alias/' prefix and not "
+                "starting with 'aws/'",
+            )
+        require_match("description", description, r"[^\x00-\x1f]{0,8192}", "at most 8192 printable characters")
+
+        super().__init__(
+            scope,
+            id,
+            description=description,
+            enable_key_rotation=True,
+            pending_window=pending_window,
+            removal_policy=removal_policy,
+            alias=alias,
+        )
+        self._add_service_statements()
+
+    def _add_service_statements(self) -> None:
+        region = Aws.REGION
+        account = Aws.ACCOUNT_ID
+        use_actions = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        source_account = {"StringEquals": {"aws:SourceAccount": account}}
+        self.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{region}:{account}:log-group:*"
+                    }
+                },
+            )
+        )
+        self.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeAndAlarmsToEncryptedTopicsAndQueues",
+                principals=[
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                ],
+                actions=use_actions,
+                resources=["*"],
+                conditions=source_account,
+            )
+        )
+        self.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowSnsToEncryptedQueues",
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=use_actions,
+                resources=["*"],
+                conditions=source_account,
+            )
+        )
+        self.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowUseThroughSageMakerOnly",
+                principals=[iam.AccountRootPrincipal()],
+                actions=[
+                    "kms:CreateGrant",
+                    "kms:Decrypt",
+                    "kms:DescribeKey",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKey*",
+                    "kms:ReEncrypt*",
+                ],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"sagemaker.{region}.amazonaws.com",
+                        "kms:CallerAccount": account,
+                    }
+                },
+            )
+        )
+
+    def grant_sagemaker_use(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` use the key, but only through SageMaker in this region (jobs, endpoints, Studio).
+
+        Adds an IAM statement on the grantee with a ``kms:ViaService`` condition; nothing is added to the key
+        policy.
+        """
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+            resource_arns=[self.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{Stack.of(self).region}.amazonaws.com"}},
+        )
+

@@ -1,0 +1,37 @@
+"""Builds every stack of the sagemaker-tiers app; ``app.py`` and the tests both call :func:`build_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import App, Tags, Validations
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+from sagemaker_tiers.core import defaults
+from stacks.config import AppConfig
+from stacks.foundation_stack import FoundationStack
+
+
+@dataclass
+class TiersApp:
+    """The stacks of one app, for tests and for composing further stacks."""
+
+    config: AppConfig
+    foundation: FoundationStack
+
+
+def add_nag_checks(app: App) -> None:
+    """The cdk-nag gate: AwsSolutions and Serverless packs as validation plugins on the whole app.
+
+    An unacknowledged finding makes ``app.synth()`` (and so ``cdk synth``) fail and writes
+    ``validation-report.json`` into the output directory.
+    """
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+
+
+def build_app(app: App) -> TiersApp:
+    """Add every stack to ``app``, configured from its context."""
+    config = AppConfig.from_node(app.node)
+    Tags.of(app).add(defaults.PROJECT_TAG_KEY, config.project_name)
+    foundation = FoundationStack(app, f"{config.project_name}-foundation", config=config)
+    return TiersApp(config=config, foundation=foundation)

@@ -1,0 +1,85 @@
+"""Typed app configuration read from ``cdk.json`` context (or ``cdk synth -c key=value``).
+
+Every key has a default that synthesizes as it is; an invalid value fails at synth with the key, the value
+received and what is allowed. Values given with ``-c`` arrive as strings and are parsed here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+from constructs import Node
+
+from sagemaker_tiers.core.validation import ValidationError, require_int_in_range, require_match, require_one_of
+from sagemaker_tiers.foundation.network import EGRESS_MODES
+
+CONTEXT_PREFIX = "sagemaker-tiers:"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The app's configuration; each field is the context key ``sagemaker-tiers:<field>``."""
+
+    #: Prefix of stack names and the project tag.
+    project_name: str = "sagemaker-tiers"
+    #: How SageMaker workloads reach AWS APIs and the internet: "nat" or "endpoints".
+    network_egress: str = "nat"
+    #: CIDR of the new VPC.
+    vpc_cidr: str = "10.40.0.0/16"
+    #: Availability zones of the new VPC.
+    max_azs: int = 2
+    #: NAT gateways (egress "nat" only).
+    nat_gateways: int = 1
+    #: Days a replaced or deleted object version stays in the ML bucket.
+    noncurrent_version_expiration_days: int = 90
+
+    @classmethod
+    def from_node(cls, node: Node) -> "AppConfig":
+        """Read every key from the construct tree's context, falling back to the defaults."""
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = node.try_get_context(CONTEXT_PREFIX + field.name)
+            if raw is not None:
+                values[field.name] = _coerce(field.name, raw, field.type)
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        key = CONTEXT_PREFIX
+        require_match(
+            key + "project_name",
+            self.project_name,
+            r"[a-z][a-z0-9-]{1,30}[a-z0-9]",
+            "3-32 lowercase letters, digits or '-', starting with a letter",
+        )
+        require_one_of(key + "network_egress", self.network_egress, EGRESS_MODES)
+        require_int_in_range(key + "max_azs", self.max_azs, minimum=2, maximum=6)
+        require_int_in_range(key + "nat_gateways", self.nat_gateways, minimum=1, maximum=self.max_azs)
+        require_int_in_range(
+            key + "noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, minimum=1, maximum=3650
+        )
+        require_match(
+            key + "vpc_cidr",
+            self.vpc_cidr,
+            r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}/(1[6-9]|2[0-4])",
+            "an IPv4 CIDR block from /16 to /24, such as '10.40.0.0/16'",
+        )
+
+
+def _coerce(name: str, raw: Any, type_name: Any) -> Any:
+    """Turn a ``-c key=value`` string into the field's type; leave JSON values from cdk.json as they are."""
+    type_name = getattr(type_name, "__name__", type_name)
+    if type_name == "int" and isinstance(raw, str):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValidationError(f"{CONTEXT_PREFIX}{name} must be a whole number, got {raw!r}") from None
+    if type_name in ("list[str]", "tuple[str, ...]") and isinstance(raw, str):
+        try:
+            return json.loads(raw) if raw.startswith("[") else [v.strip() for v in raw.split(",") if v.strip()]
+        except json.JSONDecodeError:
+            raise ValidationError(f"{CONTEXT_PREFIX}{name} must be a JSON list or comma-separated, got {raw!r}") from None
+    return raw

@@ -1,0 +1,27 @@
+"""Shared fixtures: the app's own cdk.json context, so tests synthesize what `make synth` synthesizes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+
+
+def app_context(**overrides: object) -> dict:
+    """cdk.json's context with ``overrides`` (``sagemaker-tiers:`` keys given without the prefix)."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    # Tests never bundle assets or build images.
+    context["aws:cdk:bundling-stacks"] = []
+    for key, value in overrides.items():
+        context[key if ":" in key else f"sagemaker-tiers:{key}"] = value
+    return context
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
