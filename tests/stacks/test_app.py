@@ -1,0 +1,100 @@
+"""The whole app: synthesizes with no account, passes cdk-nag, and the gates catch planted defects."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_s3 as s3
+
+from stacks.app import TiersApp, add_nag_checks, build_app
+from tests.conftest import ROOT, app_context
+
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[TiersApp, Path]:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = App(outdir=str(outdir), context=app_context())
+    add_nag_checks(app)
+    tiers = build_app(app)
+    app.synth()  # raises on any unacknowledged cdk-nag finding
+    return tiers, outdir
+
+
+def test_every_stack_is_environment_agnostic(synthesized) -> None:
+    tiers, outdir = synthesized
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    stacks = {k: v for k, v in manifest["artifacts"].items() if v["type"] == "aws:cloudformation:stack"}
+    assert tiers.foundation.stack_name in stacks
+    assert {v["environment"] for v in stacks.values()} == {"aws://unknown-account/unknown-region"}
+
+
+def test_cdk_nag_reports_no_unacknowledged_finding(synthesized) -> None:
+    _, outdir = synthesized
+    report = json.loads((outdir / "validation-report.json").read_text())
+    violations = [v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]]
+    assert violations == []
+
+
+def test_every_acknowledgment_names_its_rule_and_a_specific_reason(synthesized) -> None:
+    _, outdir = synthesized
+    report = json.loads((outdir / "validation-report.json").read_text())
+    for plugin in report["pluginReports"]:
+        for suppressed in plugin.get("suppressedViolations", []):
+            assert suppressed["acknowledgedId"].split("::")[1].startswith(suppressed["ruleName"])
+            assert len(suppressed["reason"]) >= 40, suppressed
+
+
+def test_nag_gate_fails_synth_on_a_planted_defect(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path))
+    add_nag_checks(app)
+    s3.Bucket(Stack(app, "Planted"), "PlainBucket")  # no SSL-only policy, no access logs
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
+    assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= rules
+
+
+def _template(outdir: Path, stack: Stack) -> dict:
+    return json.loads((outdir / f"{stack.artifact_id}.template.json").read_text())
+
+
+def test_cfn_lint_passes_the_app_and_catches_a_planted_error(synthesized, tmp_path: Path) -> None:
+    tiers, outdir = synthesized
+    lint = [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--config-file", str(ROOT / ".cfnlintrc.yaml"), "--"]
+    clean = subprocess.run([*lint, *map(str, outdir.glob("*.template.json"))], capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stdout
+
+    template = _template(outdir, tiers.foundation)
+    vpc = next(r for r in template["Resources"].values() if r["Type"] == "AWS::EC2::VPC")
+    vpc["Properties"]["CidrBlok"] = vpc["Properties"].pop("CidrBlock")  # planted: misspelt property
+    planted = tmp_path / "planted.template.json"
+    planted.write_text(json.dumps(template))
+    result = subprocess.run([*lint, str(planted)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "E30" in result.stdout
+
+
+@pytest.mark.skipif(not CHECKOV.exists(), reason="checkov's own venv is created by `make test` before pytest runs")
+def test_checkov_catches_a_planted_failure(synthesized, tmp_path: Path) -> None:
+    tiers, outdir = synthesized
+    template = _template(outdir, tiers.foundation)
+    for resource in template["Resources"].values():
+        resource.get("Metadata", {}).pop("checkov", None)  # planted: drop the documented skip
+    (tmp_path / "planted.template.json").write_text(json.dumps(template))
+    shutil.copy(ROOT / ".checkov.yaml", tmp_path / "checkov.yaml")
+    result = subprocess.run(
+        [str(CHECKOV), "--config-file", str(tmp_path / "checkov.yaml"), "-d", str(tmp_path), "--compact"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "CKV_AWS_18" in result.stdout
