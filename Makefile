@@ -45,7 +45,7 @@ synth: setup
 ## test: pytest, then the gates on a fresh `make synth`: cfn-lint and checkov.
 test: pytest gates
 
-pytest: setup
+pytest: setup $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest
 
 gates: synth cfn-lint checkov
