@@ -10,6 +10,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from sagemaker_tiers.core import defaults
 from stacks.config import AppConfig
 from stacks.foundation_stack import FoundationStack
+from stacks.registry_stack import RegistryStack
 
 
 @dataclass
@@ -18,6 +19,7 @@ class TiersApp:
 
     config: AppConfig
     foundation: FoundationStack
+    registry: RegistryStack
 
 
 def add_nag_checks(app: App) -> None:
@@ -34,4 +36,5 @@ def build_app(app: App) -> TiersApp:
     config = AppConfig.from_node(app.node)
     Tags.of(app).add(defaults.PROJECT_TAG_KEY, config.project_name)
     foundation = FoundationStack(app, f"{config.project_name}-foundation", config=config)
-    return TiersApp(config=config, foundation=foundation)
+    registry = RegistryStack(app, f"{config.project_name}-registry", config=config, key=foundation.key)
+    return TiersApp(config=config, foundation=foundation, registry=registry)

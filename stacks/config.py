@@ -14,6 +14,7 @@ from constructs import Node
 
 from sagemaker_tiers.core.validation import ValidationError, require_int_in_range, require_match, require_one_of
 from sagemaker_tiers.foundation.network import EGRESS_MODES
+from sagemaker_tiers.registry.model_package_group import GROUP_NAME_PATTERN, GROUP_NAME_RULE
 
 CONTEXT_PREFIX = "sagemaker-tiers:"
 
@@ -34,6 +35,12 @@ class AppConfig:
     nat_gateways: int = 1
     #: Days a replaced or deleted object version stays in the ML bucket.
     noncurrent_version_expiration_days: int = 90
+    #: Administrators emailed for approvals (the placeholder synthesizes; set your own before deploying).
+    admin_emails: tuple[str, ...] = ("ml-admin@example.com",)
+    #: Model package groups the registry stack creates and the approval workflow watches.
+    model_package_groups: tuple[str, ...] = ("example-churn",)
+    #: Hours an emailed approval link can decide (0.25 h to 14 days).
+    approval_link_ttl_hours: int = 72
 
     @classmethod
     def from_node(cls, node: Node) -> "AppConfig":
@@ -61,6 +68,14 @@ class AppConfig:
         require_int_in_range(
             key + "noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, minimum=1, maximum=3650
         )
+        require_int_in_range(key + "approval_link_ttl_hours", self.approval_link_ttl_hours, minimum=1, maximum=336)
+        for name, values in (("admin_emails", self.admin_emails), ("model_package_groups", self.model_package_groups)):
+            if not isinstance(values, tuple) or not all(isinstance(v, str) for v in values):
+                raise ValidationError(f"{key}{name} must be a list of strings, got {values!r}")
+        if not self.admin_emails:
+            raise ValidationError(f"{key}admin_emails must name at least one address, got []")
+        for group in self.model_package_groups:
+            require_match(key + "model_package_groups", group, GROUP_NAME_PATTERN, "a list of names of " + GROUP_NAME_RULE)
         require_match(
             key + "vpc_cidr",
             self.vpc_cidr,
@@ -77,9 +92,11 @@ def _coerce(name: str, raw: Any, type_name: Any) -> Any:
             return int(raw)
         except ValueError:
             raise ValidationError(f"{CONTEXT_PREFIX}{name} must be a whole number, got {raw!r}") from None
-    if type_name in ("list[str]", "tuple[str, ...]") and isinstance(raw, str):
-        try:
-            return json.loads(raw) if raw.startswith("[") else [v.strip() for v in raw.split(",") if v.strip()]
-        except json.JSONDecodeError:
-            raise ValidationError(f"{CONTEXT_PREFIX}{name} must be a JSON list or comma-separated, got {raw!r}") from None
+    if type_name == "tuple[str, ...]":
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw) if raw.startswith("[") else [v.strip() for v in raw.split(",") if v.strip()]
+            except json.JSONDecodeError:
+                raise ValidationError(f"{CONTEXT_PREFIX}{name} must be a JSON list or comma-separated, got {raw!r}") from None
+        return tuple(raw) if isinstance(raw, list) else raw
     return raw

@@ -2,12 +2,16 @@
 
 from sagemaker_tiers.core import ValidationError, acknowledge
 from sagemaker_tiers.foundation import MlBucket, MlEncryptionKey, SageMakerNetwork
+from sagemaker_tiers.registry import ApprovalWorkflow, IModelPackageGroup, ModelPackageGroup
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApprovalWorkflow",
+    "IModelPackageGroup",
     "MlBucket",
     "MlEncryptionKey",
+    "ModelPackageGroup",
     "SageMakerNetwork",
     "ValidationError",
     "__version__",

@@ -47,7 +47,7 @@ def test_every_acknowledgment_names_its_rule_and_a_specific_reason(synthesized) 
     report = json.loads((outdir / "validation-report.json").read_text())
     for plugin in report["pluginReports"]:
         for suppressed in plugin.get("suppressedViolations", []):
-            assert suppressed["acknowledgedId"].split("::")[1].startswith(suppressed["ruleName"])
+            assert suppressed["acknowledgedId"].split("::", 1)[1].startswith(suppressed["ruleName"])
             assert len(suppressed["reason"]) >= 40, suppressed
 
 
@@ -98,3 +98,18 @@ def test_checkov_catches_a_planted_failure(synthesized, tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "CKV_AWS_18" in result.stdout
+
+
+def test_registry_stack_watches_the_configured_groups_with_the_key_from_foundation(synthesized) -> None:
+    tiers, outdir = synthesized
+    template = _template(outdir, tiers.registry)
+    groups = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
+    assert [g["Properties"]["ModelPackageGroupName"] for g in groups] == list(tiers.config.model_package_groups)
+    promote = next(
+        r for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == "promote.handler"
+    )
+    assert promote["Properties"]["Environment"]["Variables"]["PARAMETER_PREFIX"] == f"/{tiers.config.project_name}/registry"
+    topic = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SNS::Topic")
+    assert "Fn::ImportValue" in json.dumps(topic["Properties"]["KmsMasterKeyId"])  # the foundation's key
+    assert {"ApprovalApiUrl", "AdminTopicArn"} <= set(template["Outputs"])

@@ -21,5 +21,5 @@ ACCESS_LOG_EXPIRATION = Duration.days(365)
 PROJECT_TAG_KEY = "sagemaker-tiers:project"
 TIER_TAG_KEY = "sagemaker-tiers:tier"
 
-#: Python runtime of every Lambda function the library deploys.
-LAMBDA_RUNTIME_NAME = "python3.12"
+#: Python runtime of every Lambda function the library deploys (the newest aws-cdk-lib knows; cdk-nag L1 asks for it).
+LAMBDA_RUNTIME_NAME = "python3.14"

@@ -1,0 +1,224 @@
+"""Email reviewers (through SNS) a signed review link for a model package pending approval.
+
+Trigger: EventBridge "SageMaker Model Package State Change" events (asynchronous invocation;
+events may repeat and arrive out of order).
+
+Environment:
+- TOPIC_ARN: SNS topic the review request is published to.
+- SECRET_ARN: Secrets Manager secret whose SecretString signs the review tokens.
+- TABLE_NAME: DynamoDB table (partition key ``pk`` (S), TTL attribute ``expires_at``).
+- APPROVAL_URL: base URL of the approval API stage (``https://.../prod`` with or without "/").
+- TOKEN_TTL_SECONDS: lifetime of a review link, default 259200 (72 hours).
+
+Per event:
+1. Validate the event; a malformed one raises ``MalformedEvent`` (kept by the on-failure
+   destination of the asynchronous invocation).
+2. DescribeModelPackage: the event may be stale. Not PendingManualApproval any more -> skipped.
+3. Claim ``notified#<arn>`` with a conditional PutItem (state "sending"); an existing claim
+   means another invocation sent or is sending the email -> skipped as duplicate. A claim
+   stuck in "sending" for longer than ``CLAIM_LEASE_SECONDS`` (an invocation that died before
+   publishing) may be taken over, so an email is not lost for good.
+4. Issue a token, publish, mark the claim "sent". If publishing fails the claim is deleted
+   and the error re-raised, so the retry sends the email.
+
+The message carries the token only inside the review link, and never the secret.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import approval_tokens
+import common
+from common import MalformedEvent, log
+
+__all__ = ["MalformedEvent", "PackageRef", "handler", "parse_event", "notify", "build_message", "review_link"]
+
+DEFAULT_TOKEN_TTL_SECONDS = 72 * 3600
+CLAIM_LEASE_SECONDS = 900  # the maximum Lambda timeout
+RECORD_RETENTION_SECONDS = 7 * 24 * 3600
+SUBJECT_MAX = 100
+
+
+@dataclass(frozen=True)
+class PackageRef:
+    arn: str
+    group: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Config:
+    topic_arn: str
+    secret_arn: str
+    table_name: str
+    approval_url: str
+    token_ttl_seconds: int
+
+    @classmethod
+    def from_env(cls) -> Config:
+        ttl_text = os.environ.get("TOKEN_TTL_SECONDS", "").strip() or str(DEFAULT_TOKEN_TTL_SECONDS)
+        try:
+            ttl = int(ttl_text)
+        except ValueError:
+            raise common.ConfigError("TOKEN_TTL_SECONDS must be an integer") from None
+        if ttl <= 0:
+            raise common.ConfigError("TOKEN_TTL_SECONDS must be positive")
+        url = common.require_env("APPROVAL_URL")
+        if not url.startswith("https://"):
+            raise common.ConfigError("APPROVAL_URL must be an https:// URL")
+        return cls(
+            topic_arn=common.require_env("TOPIC_ARN"),
+            secret_arn=common.require_env("SECRET_ARN"),
+            table_name=common.require_env("TABLE_NAME"),
+            approval_url=url,
+            token_ttl_seconds=ttl,
+        )
+
+
+def parse_event(event: Any) -> PackageRef:
+    """The package an EventBridge model package state change is about; ``MalformedEvent`` otherwise."""
+    if not isinstance(event, dict):
+        raise MalformedEvent("event is not an object")
+    if event.get("detail-type") != common.MODEL_PACKAGE_STATE_CHANGE:
+        raise MalformedEvent(f"unexpected detail-type {event.get('detail-type')!r}")
+    if event.get("source") != common.SAGEMAKER_SOURCE:
+        raise MalformedEvent(f"unexpected source {event.get('source')!r}")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise MalformedEvent("detail is not an object")
+    arn = detail.get("ModelPackageArn")
+    group = detail.get("ModelPackageGroupName")
+    if not isinstance(arn, str) or not (match := common.MODEL_PACKAGE_ARN_RE.match(arn)):
+        raise MalformedEvent("detail.ModelPackageArn is not a versioned model package ARN")
+    if not isinstance(group, str) or not common.GROUP_NAME_RE.match(group):
+        raise MalformedEvent("detail.ModelPackageGroupName is missing or invalid")
+    if match.group("group").lower() != group.lower():
+        raise MalformedEvent("detail.ModelPackageArn is not in detail.ModelPackageGroupName")
+    return PackageRef(arn=arn, group=group, version=int(match.group("version")))
+
+
+def review_link(approval_url: str, token: str) -> str:
+    return f"{approval_url.rstrip('/')}/review?token={token}"
+
+
+def _subject(group: str, version: int) -> str:
+    subject = f"Model approval needed: {group} v{version}"
+    # SNS subjects: printable ASCII, no line breaks, at most 100 characters.
+    subject = "".join(c if " " <= c <= "~" else " " for c in subject)
+    return subject[:SUBJECT_MAX]
+
+
+def build_message(package: dict[str, Any], link: str, expires_at: int) -> tuple[str, str]:
+    """``(subject, plain text body)`` of the review request for a described model package."""
+    group = package.get("ModelPackageGroupName", "?")
+    version = package.get("ModelPackageVersion") or common.version_from_arn(package["ModelPackageArn"])
+    created = package.get("CreationTime")
+    reports = common.metrics_report_uris(package.get("ModelMetrics"))
+    lines = [
+        "A model package is waiting for a manual approval decision.",
+        "",
+        f"Model package group: {group}",
+        f"Version: {version}",
+        f"Package ARN: {package['ModelPackageArn']}",
+        f"Description: {package.get('ModelPackageDescription') or '-'}",
+        f"Created by: {common.creator_text(package)}",
+        f"Created at: {common.utc_iso(created) if created is not None else 'unknown'}",
+        "Metrics reports:",
+        *([f"  - {r}" for r in reports] or ["  none"]),
+        "",
+        "Review it here:",
+        link,
+        "",
+        "Opening the link changes nothing: it shows the package and its current status.",
+        "The decision (approve or reject, with an optional comment) is made on that page.",
+        f"The link can be used for one decision and expires at {common.utc_iso(expires_at)} (UTC).",
+        "Anyone holding the link can decide, so do not forward this email.",
+    ]
+    return _subject(str(group), int(version or 0)), "\n".join(lines) + "\n"
+
+
+def notify(ref: PackageRef, config: Config, now: float) -> dict[str, Any]:
+    sagemaker = common.client("sagemaker")
+    try:
+        package = sagemaker.describe_model_package(ModelPackageName=ref.arn)
+    except Exception as exc:
+        if common.error_code(exc) in ("ValidationException", "ResourceNotFound"):
+            log("WARNING", "model package not found", model_package_arn=ref.arn)
+            return {"status": "skipped", "reason": "not-found"}
+        raise
+    status = package.get("ModelApprovalStatus")
+    if status != common.PENDING:
+        log("INFO", "model package not pending", model_package_arn=ref.arn, approval_status=status)
+        return {"status": "skipped", "reason": "not-pending"}
+
+    table = common.client("dynamodb")
+    pk = f"notified#{ref.arn}"
+    now_s = int(now)
+    try:
+        table.put_item(
+            TableName=config.table_name,
+            Item={
+                "pk": {"S": pk},
+                "state": {"S": "sending"},
+                "claimed_at": {"N": str(now_s)},
+                "expires_at": {"N": str(now_s + config.token_ttl_seconds + RECORD_RETENTION_SECONDS)},
+            },
+            ConditionExpression="attribute_not_exists(pk) OR (#s = :sending AND claimed_at < :stale)",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={
+                ":sending": {"S": "sending"},
+                ":stale": {"N": str(now_s - CLAIM_LEASE_SECONDS)},
+            },
+        )
+    except Exception as exc:
+        if common.error_code(exc) == "ConditionalCheckFailedException":
+            log("INFO", "already notified", model_package_arn=ref.arn)
+            return {"status": "skipped", "reason": "duplicate"}
+        raise
+
+    try:
+        secret = approval_tokens.load_secret(config.secret_arn)
+        token, jti, exp = approval_tokens.issue(secret, ref.arn, config.token_ttl_seconds, now)
+        subject, body = build_message(package, review_link(config.approval_url, token), exp)
+        message_id = common.client("sns").publish(TopicArn=config.topic_arn, Subject=subject, Message=body)[
+            "MessageId"
+        ]
+    except Exception:
+        log("ERROR", "publishing failed; releasing the claim", model_package_arn=ref.arn)
+        try:
+            table.delete_item(TableName=config.table_name, Key={"pk": {"S": pk}})
+        except Exception as cleanup_exc:  # the original error matters more
+            log("ERROR", "could not release the claim", model_package_arn=ref.arn, error=type(cleanup_exc).__name__)
+        raise
+
+    try:
+        table.update_item(
+            TableName=config.table_name,
+            Key={"pk": {"S": pk}},
+            UpdateExpression="SET #s = :sent, jti = :jti, message_id = :mid, sent_at = :now",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={
+                ":sent": {"S": "sent"},
+                ":jti": {"S": jti},
+                ":mid": {"S": message_id},
+                ":now": {"N": str(now_s)},
+            },
+        )
+    except Exception as exc:
+        # The email is out; a retry would find the claim and skip. Do not fail the invocation.
+        log("WARNING", "sent but could not mark the claim sent", model_package_arn=ref.arn, error=type(exc).__name__)
+    log("INFO", "review request sent", model_package_arn=ref.arn, jti=jti, message_id=message_id, expires_at=exp)
+    return {"status": "sent", "jti": jti, "messageId": message_id}
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    try:
+        ref = parse_event(event)
+    except MalformedEvent as exc:
+        log("ERROR", "malformed event", reason=str(exc), request_id=common.request_id(context))
+        raise
+    return notify(ref, Config.from_env(), time.time())

@@ -1,0 +1,581 @@
+"""approval_api.handler: review page (read-only), signed-link decisions and the IAM decisions API."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+
+import approval_api
+import common
+import pytest
+from botocore.exceptions import ClientError
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+CALLER = "arn:aws:iam::123456789012:user/ci"
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+def call(event):
+    return approval_api.handler(event, None)
+
+
+def check(registry, response, status, content_type="text/html; charset=utf-8"):
+    """Status, security headers, and nothing internal in the body."""
+    assert response["statusCode"] == status, response["body"]
+    headers = response["headers"]
+    assert headers["Content-Type"] == content_type
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Security-Policy"] == CSP
+    assert headers["Referrer-Policy"] == "no-referrer"
+    body = response["body"]
+    for leak in (registry.secret_arn, registry.table_name, registry.secret.decode(), "Traceback", "botocore"):
+        assert leak not in body
+    return body
+
+
+@pytest.fixture
+def spy_updates(registry, monkeypatch):
+    """Records every UpdateModelPackage request the handler makes (and still performs it)."""
+    sagemaker = common.client("sagemaker")
+    real = sagemaker.update_model_package
+    calls: list[dict] = []
+
+    def recording(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(sagemaker, "update_model_package", recording)
+    return calls
+
+
+@pytest.fixture
+def pending(registry):
+    return registry.create_package("churn")
+
+
+# ---------------------------------------------------------------- GET /review
+
+
+def test_review_page_shows_the_package_and_the_decision_form(registry, pending):
+    token, jti, exp = registry.issue(pending)
+    body = check(registry, call(registry.review_event(token)), 200)
+
+    assert "churn" in body and "Version" in body and pending in body
+    assert "churn model &lt;b&gt;trained&lt;/b&gt; &amp; evaluated" in body
+    assert "<b>trained" not in body
+    assert "PendingManualApproval" in body
+    assert "fake-user-profile-name" in body
+    assert "s3://metrics/churn/statistics.json" in body and "s3://metrics/churn/bias.json" in body
+    assert common.utc_iso(exp) in body
+    assert '<form method="post" action="decision">' in body
+    assert f'<input type="hidden" name="token" value="{token}">' in body
+    assert 'name="comment"' in body and 'maxlength="1000"' in body
+    assert 'name="name"' in body and 'maxlength="100"' in body
+    assert '<button type="submit" name="decision" value="approve">' in body
+    assert '<button type="submit" name="decision" value="reject">' in body
+    # Pressing Enter in a text field must not approve: the form's default button is disabled.
+    first_submit = re.search(r"<button[^>]*>", body).group(0)
+    assert "disabled" in first_submit and "approve" not in first_submit
+
+
+def test_review_fetched_three_times_changes_nothing(registry, pending, spy_updates):
+    token, _, _ = registry.issue(pending)
+    for _ in range(3):
+        check(registry, call(registry.review_event(token)), 200)
+    package = registry.describe(pending)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert "ApprovalDescription" not in package
+    assert registry.items() == []
+    assert spy_updates == []
+
+
+@pytest.mark.parametrize(
+    "query, status",
+    [
+        (None, 400),
+        ({}, 400),
+        ({"token": ""}, 400),
+        ({"token": "not-a-token"}, 400),
+        ({"token": "a.b.c"}, 400),
+        ({"token": "x" * 3000}, 400),
+    ],
+)
+def test_review_without_a_well_formed_token_is_400(registry, pending, query, status):
+    event = registry.api_event("GET", "/review", query=query)
+    check(registry, call(event), status)
+
+
+def test_review_with_the_token_twice_is_400(registry, pending):
+    token, _, _ = registry.issue(pending)
+    event = registry.review_event(token)
+    event["multiValueQueryStringParameters"] = {"token": [token, token]}
+    check(registry, call(event), 400)
+
+
+def test_review_with_a_tampered_token_is_403(registry, pending):
+    token, _, _ = registry.issue(pending)
+    other, _, _ = registry.issue(registry.create_package("churn"))
+    forged = token.split(".")[0] + "." + other.split(".")[1]
+    check(registry, call(registry.review_event(forged)), 403)
+
+
+def test_review_with_a_token_signed_by_another_secret_is_403(registry, pending):
+    import approval_tokens
+
+    token, _, _ = approval_tokens.issue(b"another-secret-" + b"z" * 40, pending, 3600, time.time())
+    check(registry, call(registry.review_event(token)), 403)
+
+
+def test_review_with_an_expired_token_is_410(registry, pending):
+    token, _, _ = registry.issue(pending, ttl=60, now=time.time() - 3600)
+    body = check(registry, call(registry.review_event(token)), 410)
+    assert "expired" in body.lower()
+    assert "<form" not in body
+
+
+def test_review_of_a_package_outside_the_watched_groups_is_403(registry, describe_calls):
+    outsider = registry.create_package("other")
+    token, _, _ = registry.issue(outsider)
+    body = check(registry, call(registry.review_event(token)), 403)
+    assert outsider not in body
+    assert describe_calls == []
+
+
+def test_review_of_an_unknown_package_is_403(registry, pending):
+    token, _, _ = registry.issue(pending.replace("churn/1", "churn/42"))
+    check(registry, call(registry.review_event(token)), 403)
+
+
+def test_review_of_a_package_decided_elsewhere_is_409_with_its_status(registry, pending):
+    token, _, _ = registry.issue(pending)
+    registry.set_status(pending, "Rejected")
+    body = check(registry, call(registry.review_event(token)), 409)
+    assert "already decided" in body
+    assert "Rejected" in body
+    assert "<form" not in body
+
+
+def test_review_after_the_decision_is_409(registry, pending):
+    token, _, _ = registry.issue(pending)
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 200)
+    body = check(registry, call(registry.review_event(token)), 409)
+    assert "Approved" in body and "<form" not in body
+
+
+def test_review_of_a_used_token_while_still_pending_is_409(registry, pending):
+    token, jti, _ = registry.issue(pending)
+    registry.ddb.put_item(
+        TableName=registry.table_name, Item={"pk": {"S": f"token#{jti}"}, "state": {"S": "used"}}
+    )
+    body = check(registry, call(registry.review_event(token)), 409)
+    assert "already used" in body and "<form" not in body
+
+
+# ---------------------------------------------------------------- POST /decision
+
+
+def test_approve(registry, pending, spy_updates):
+    token, jti, exp = registry.issue(pending)
+    event = registry.decision_event(
+        {"token": token, "decision": "approve", "comment": "Looks good.", "name": "Ada Lovelace"}
+    )
+    body = check(registry, call(event), 200)
+    assert "Model churn v1 approved" in body
+
+    package = registry.describe(pending)
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert re.fullmatch(
+        rf"Approved by Ada Lovelace via signed email link \(token {jti[:8]}, source IP 203\.0\.113\.7\) "
+        rf"at {ISO}\. Comment: Looks good\.",
+        package["ApprovalDescription"],
+    )
+    assert [c["ModelApprovalStatus"] for c in spy_updates] == ["Approved"]
+    item = registry.item(f"token#{jti}")
+    assert item["state"]["S"] == "used"
+    assert item["decision"]["S"] == "approve"
+    assert int(item["expires_at"]["N"]) == exp + 7 * 24 * 3600
+
+
+def test_reject_sets_rejected_and_never_approves(registry, pending, spy_updates):
+    token, jti, _ = registry.issue(pending)
+    body = check(registry, call(registry.decision_event({"token": token, "decision": "reject"})), 200)
+    assert "Model churn v1 rejected" in body
+    package = registry.describe(pending)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["ApprovalDescription"].startswith("Rejected by unnamed reviewer via signed email link")
+    assert package["ApprovalDescription"].endswith("Comment: -")
+    assert [c["ModelApprovalStatus"] for c in spy_updates] == ["Rejected"]
+
+
+def test_form_body_may_be_plain_text(registry, pending):
+    token, _, _ = registry.issue(pending)
+    event = registry.decision_event({"token": token, "decision": "approve"}, base64_body=False)
+    check(registry, call(event), 200)
+    assert registry.status(pending) == "Approved"
+
+
+def test_replayed_post_is_409_and_changes_nothing(registry, pending, spy_updates):
+    token, _, _ = registry.issue(pending)
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve", "comment": "first"})), 200)
+    before = registry.describe(pending)
+
+    for decision in ("approve", "reject"):
+        body = check(registry, call(registry.decision_event({"token": token, "decision": decision})), 409)
+        assert "Approved" in body
+
+    after = registry.describe(pending)
+    assert after["ModelApprovalStatus"] == "Approved"
+    assert after["ApprovalDescription"] == before["ApprovalDescription"]
+    assert len(spy_updates) == 1
+
+
+def test_replay_while_the_package_is_pending_again_is_409(registry, pending, spy_updates):
+    # Someone set the package back to pending by hand: the used link still cannot decide.
+    token, _, _ = registry.issue(pending)
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 200)
+    registry.set_status(pending, "PendingManualApproval")
+    body = check(registry, call(registry.decision_event({"token": token, "decision": "reject"})), 409)
+    assert "already used" in body
+    assert registry.status(pending) == "PendingManualApproval"
+    assert len(spy_updates) == 1
+
+
+def test_token_decides_only_its_own_package(registry):
+    a = registry.create_package("churn")
+    b = registry.create_package("churn")
+    token_a, _, _ = registry.issue(a)
+
+    # The ARN comes only from the token: an extra field naming B is refused outright.
+    event = registry.decision_event({"token": token_a, "decision": "approve", "modelPackageArn": b})
+    check(registry, call(event), 400)
+    assert registry.status(a) == registry.status(b) == "PendingManualApproval"
+
+    check(registry, call(registry.decision_event({"token": token_a, "decision": "approve"})), 200)
+    assert registry.status(a) == "Approved"
+    assert registry.status(b) == "PendingManualApproval"
+
+
+def test_token_of_an_already_decided_package_is_409_and_leaves_others_alone(registry, spy_updates):
+    a = registry.create_package("churn")
+    b = registry.create_package("churn")
+    token_a, _, _ = registry.issue(a)
+    registry.set_status(a, "Rejected")
+
+    body = check(registry, call(registry.decision_event({"token": token_a, "decision": "approve"})), 409)
+    assert "Rejected" in body
+    assert registry.status(a) == "Rejected"
+    assert registry.status(b) == "PendingManualApproval"
+    assert spy_updates == []
+    assert registry.items() == []
+
+
+def test_expired_token_is_410(registry, pending, spy_updates):
+    token, _, _ = registry.issue(pending, ttl=60, now=time.time() - 61)
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 410)
+    assert registry.status(pending) == "PendingManualApproval"
+    assert spy_updates == [] and registry.items() == []
+
+
+def test_tampered_token_is_403(registry, pending, spy_updates):
+    token, _, _ = registry.issue(pending)
+    body, sig = token.split(".")
+    forged = f"{body}.{'A' if sig[0] != 'A' else 'B'}{sig[1:]}"
+    check(registry, call(registry.decision_event({"token": forged, "decision": "approve"})), 403)
+    assert registry.status(pending) == "PendingManualApproval"
+    assert spy_updates == []
+
+
+def test_package_outside_the_watched_groups_is_403(registry, spy_updates):
+    outsider = registry.create_package("other")
+    token, _, _ = registry.issue(outsider)
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 403)
+    assert registry.status(outsider) == "PendingManualApproval"
+    assert spy_updates == []
+
+
+def _form(token, **fields):
+    return {"token": token, **fields}
+
+
+@pytest.mark.parametrize(
+    "make_body, base64_body",
+    [
+        (lambda t: "token=" + t, False),  # no decision
+        (lambda t: f"token={t}&decision=", False),
+        (lambda t: f"token={t}&decision=APPROVE+", False),  # "APPROVE "
+        (lambda t: f"token={t}&decision=Approve", False),
+        (lambda t: f"token={t}&decision=approve+", False),
+        (lambda t: f"token={t}&decision=yes", False),
+        (lambda t: f"token={t}&decision=approve&decision=reject", False),
+        (lambda t: f"token={t}&decision=approve&comment=" + "c" * 1001, False),
+        (lambda t: f"token={t}&decision=approve&name=" + "n" * 101, False),
+        (lambda t: f"token={t}&decision=approve&role=admin", False),
+        (lambda t: "decision=approve", False),  # no token
+        (lambda t: "token=&decision=approve", False),
+        (lambda t: f"token={t}&decision=approve&&", False),
+        (lambda t: f"token={t}&decision=approve&comment=%FF", False),  # not UTF-8
+        (lambda t: "", False),
+        (lambda t: "!!!not base64!!!", True),
+        (lambda t: base64.b64encode(b"\xff\xfe\xfd").decode(), True),
+    ],
+)
+def test_malformed_form_is_400(registry, pending, spy_updates, make_body, base64_body):
+    token, _, _ = registry.issue(pending)
+    event = registry.api_event(
+        "POST",
+        "/decision",
+        body=make_body(token),
+        content_type="application/x-www-form-urlencoded",
+    )
+    event["isBase64Encoded"] = base64_body
+    check(registry, call(event), 400)
+    assert registry.status(pending) == "PendingManualApproval"
+    assert spy_updates == [] and registry.items() == []
+
+
+def test_form_with_a_json_content_type_is_400(registry, pending):
+    token, _, _ = registry.issue(pending)
+    event = registry.decision_event({"token": token, "decision": "approve"})
+    event["headers"]["Content-Type"] = "application/json"
+    check(registry, call(event), 400)
+    assert registry.status(pending) == "PendingManualApproval"
+
+
+def test_missing_body_is_400(registry, pending):
+    event = registry.api_event("POST", "/decision", body=None, content_type="application/x-www-form-urlencoded")
+    check(registry, call(event), 400)
+
+
+def test_longest_comment_and_name_fit_the_approval_description(registry, pending):
+    token, _, _ = registry.issue(pending)
+    comment = "line one\r\nline two\t" + "x" * 982  # 1001 characters as sent, 1000 as typed
+    assert len(comment.replace("\r\n", "\n")) == 1000
+    event = registry.decision_event({"token": token, "decision": "approve", "comment": comment, "name": "N" * 100})
+    check(registry, call(event), 200)
+    description = registry.describe(pending)["ApprovalDescription"]
+    assert len(description) <= 1024
+    assert description.startswith("Approved by " + "N" * 100 + " via signed email link")
+    assert "Comment: line one line two " in description
+    assert description.endswith("...")
+    assert "\n" not in description and "\t" not in description
+
+
+def test_update_failure_is_503_and_the_link_still_works(registry, pending, monkeypatch):
+    token, jti, _ = registry.issue(pending)
+    sagemaker = common.client("sagemaker")
+
+    def failing(**kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateModelPackage")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sagemaker, "update_model_package", failing)
+        body = check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 503)
+    assert "slow down" not in body and "Throttling" not in body
+    assert registry.item(f"token#{jti}") is None
+    assert registry.status(pending) == "PendingManualApproval"
+
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 200)
+    assert registry.status(pending) == "Approved"
+
+
+def test_claim_left_by_a_dead_invocation_is_taken_over_after_the_lease(registry, pending):
+    token, jti, _ = registry.issue(pending)
+    stale = int(time.time()) - approval_api.CLAIM_LEASE_SECONDS - 1
+    registry.ddb.put_item(
+        TableName=registry.table_name,
+        Item={"pk": {"S": f"token#{jti}"}, "state": {"S": "claimed"}, "claimed_at": {"N": str(stale)}},
+    )
+    check(registry, call(registry.review_event(token)), 200)
+    check(registry, call(registry.decision_event({"token": token, "decision": "reject"})), 200)
+    assert registry.status(pending) == "Rejected"
+
+
+def test_claim_in_progress_blocks_a_second_decision(registry, pending, spy_updates):
+    token, jti, _ = registry.issue(pending)
+    registry.ddb.put_item(
+        TableName=registry.table_name,
+        Item={"pk": {"S": f"token#{jti}"}, "state": {"S": "claimed"}, "claimed_at": {"N": str(int(time.time()))}},
+    )
+    check(registry, call(registry.review_event(token)), 409)
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 409)
+    assert registry.status(pending) == "PendingManualApproval"
+    assert spy_updates == []
+
+
+# ---------------------------------------------------------------- POST /decisions (IAM)
+
+
+def test_iam_approve(registry, pending):
+    event = registry.decisions_event({"modelPackageArn": pending, "decision": "approve", "comment": "ship it"})
+    body = check(registry, call(event), 200, "application/json")
+    assert json.loads(body) == {"modelPackageArn": pending, "modelApprovalStatus": "Approved"}
+    package = registry.describe(pending)
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert re.fullmatch(
+        rf"Approved by {re.escape(CALLER)} via IAM-authenticated API at {ISO}\. Comment: ship it",
+        package["ApprovalDescription"],
+    )
+
+
+def test_iam_reject_without_comment(registry, pending, spy_updates):
+    event = registry.decisions_event({"modelPackageArn": pending, "decision": "reject"})
+    assert json.loads(check(registry, call(event), 200, "application/json"))["modelApprovalStatus"] == "Rejected"
+    assert registry.status(pending) == "Rejected"
+    assert registry.describe(pending)["ApprovalDescription"].endswith("Comment: -")
+    assert [c["ModelApprovalStatus"] for c in spy_updates] == ["Rejected"]
+
+
+def test_iam_base64_body(registry, pending):
+    event = registry.decisions_event({"modelPackageArn": pending, "decision": "approve"})
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    event["isBase64Encoded"] = True
+    check(registry, call(event), 200, "application/json")
+    assert registry.status(pending) == "Approved"
+
+
+@pytest.mark.parametrize("user_arn", [None, ""])
+def test_iam_without_caller_identity_is_400(registry, pending, user_arn):
+    event = registry.decisions_event({"modelPackageArn": pending, "decision": "approve"}, user_arn=user_arn)
+    assert "message" in json.loads(check(registry, call(event), 400, "application/json"))
+    assert registry.status(pending) == "PendingManualApproval"
+
+
+def test_iam_without_request_context_is_400(registry, pending):
+    event = registry.decisions_event({"modelPackageArn": pending, "decision": "approve"})
+    del event["requestContext"]
+    check(registry, call(event), 400, "application/json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        "[]",
+        '"approve"',
+        json.dumps({"decision": "approve"}),
+        json.dumps({"modelPackageArn": "arn:aws:s3:::bucket", "decision": "approve"}),
+        json.dumps({"modelPackageArn": "{arn}", "decision": "APPROVE"}),
+        json.dumps({"modelPackageArn": "{arn}"}),
+        json.dumps({"modelPackageArn": "{arn}", "decision": "approve", "comment": "c" * 1001}),
+        json.dumps({"modelPackageArn": "{arn}", "decision": "approve", "comment": 5}),
+        json.dumps({"modelPackageArn": "{arn}", "decision": "approve", "status": "Approved"}),
+    ],
+)
+def test_iam_malformed_body_is_400(registry, pending, body):
+    event = registry.decisions_event(body.replace("{arn}", pending))
+    response = call(event)
+    assert "message" in json.loads(check(registry, response, 400, "application/json"))
+    assert registry.status(pending) == "PendingManualApproval"
+
+
+def test_iam_unknown_package_is_404(registry, pending):
+    event = registry.decisions_event({"modelPackageArn": pending.replace("churn/1", "churn/7"), "decision": "approve"})
+    check(registry, call(event), 404, "application/json")
+
+
+@pytest.fixture
+def describe_calls(registry, monkeypatch):
+    sagemaker = common.client("sagemaker")
+    real = sagemaker.describe_model_package
+    calls: list[str] = []
+
+    def recording(**kwargs):
+        calls.append(kwargs["ModelPackageName"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(sagemaker, "describe_model_package", recording)
+    return calls
+
+
+def test_iam_package_outside_the_watched_groups_is_404(registry, describe_calls):
+    outsider = registry.create_package("other")
+    check(registry, call(registry.decisions_event({"modelPackageArn": outsider, "decision": "approve"})), 404, "application/json")
+    # The role may describe watched groups only: the group is checked from the ARN first.
+    assert describe_calls == []
+    assert registry.status(outsider) == "PendingManualApproval"
+
+
+def test_group_whose_arn_matches_but_whose_name_is_not_watched_is_refused(registry, monkeypatch):
+    # Watched names are compared with the real group name too (ARNs lower-case it).
+    monkeypatch.setenv("WATCHED_GROUPS", "Churn")
+    pending = registry.create_package("churn")
+    token, _, _ = registry.issue(pending)
+    check(registry, call(registry.review_event(token)), 403)
+
+
+def test_iam_not_pending_is_409(registry, pending, spy_updates):
+    registry.set_status(pending, "Approved")
+    event = registry.decisions_event({"modelPackageArn": pending, "decision": "reject"})
+    check(registry, call(event), 409, "application/json")
+    assert registry.status(pending) == "Approved"
+    assert spy_updates == []
+
+
+def test_iam_update_failure_is_503(registry, pending, monkeypatch):
+    def failing(**kwargs):
+        raise ClientError({"Error": {"Code": "InternalFailure", "Message": "internal detail"}}, "UpdateModelPackage")
+
+    monkeypatch.setattr(common.client("sagemaker"), "update_model_package", failing)
+    body = check(registry, call(registry.decisions_event({"modelPackageArn": pending, "decision": "approve"})), 503, "application/json")
+    assert "internal detail" not in body
+
+
+# ---------------------------------------------------------------- routing and failures
+
+
+@pytest.mark.parametrize(
+    "method, resource, status",
+    [
+        ("GET", "/", 404),
+        ("GET", "/admin", 404),
+        ("POST", "/review", 405),
+        ("GET", "/decision", 405),
+        ("PUT", "/decision", 405),
+        ("DELETE", "/decisions", 405),
+    ],
+)
+def test_other_routes(registry, method, resource, status):
+    response = call(registry.api_event(method, resource))
+    content_type = "application/json" if resource == "/decisions" else "text/html; charset=utf-8"
+    check(registry, response, status, content_type)
+    if status == 405:
+        assert response["headers"]["Allow"] in ("GET", "POST")
+
+
+def test_unexpected_error_is_a_generic_500(registry, pending, monkeypatch, capsys):
+    token, jti, _ = registry.issue(pending)
+
+    def broken(**kwargs):
+        raise RuntimeError(f"kaboom {registry.table_name} {registry.secret_arn}")
+
+    monkeypatch.setattr(common.client("sagemaker"), "describe_model_package", broken)
+    body = check(registry, call(registry.review_event(token)), 500)
+    assert "kaboom" not in body and "RuntimeError" not in body
+    body = check(registry, call(registry.decisions_event({"modelPackageArn": pending, "decision": "approve"})), 500, "application/json")
+    assert json.loads(body) == {"message": "The request failed. Please try again later."}
+
+    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(r["message"] == "unhandled error" and r["error"] == "RuntimeError" for r in logs)
+    assert all(token not in json.dumps(r) for r in logs)
+
+
+def test_missing_configuration_is_a_generic_500(registry, pending, monkeypatch):
+    monkeypatch.delenv("WATCHED_GROUPS")
+    token, _, _ = registry.issue(pending)
+    body = check(registry, call(registry.review_event(token)), 500)
+    assert "WATCHED_GROUPS" not in body
+
+
+def test_logs_name_the_jti_never_the_token_or_the_form(registry, pending, capsys):
+    token, jti, _ = registry.issue(pending)
+    call(registry.review_event(token))
+    call(registry.decision_event({"token": token, "decision": "approve", "comment": "private remark", "name": "Ada"}))
+    out = capsys.readouterr().out
+    assert jti in out
+    assert token not in out and token.split(".")[1] not in out
+    assert "private remark" not in out
+    for line in out.splitlines():
+        json.loads(line)

@@ -1,0 +1,237 @@
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Match, Template
+
+from sagemaker_tiers import ApprovalWorkflow, MlEncryptionKey, ModelPackageGroup, ValidationError
+from tests.conftest import app_context
+
+
+def _stack(groups: int = 2, **props) -> tuple[Stack, ApprovalWorkflow]:
+    stack = Stack(App(context=app_context()), "RegistryTest")
+    key = MlEncryptionKey(stack, "Key")
+    props.setdefault("admin_emails", ["ml-admin@example.com", "lead@example.org"])
+    workflow = ApprovalWorkflow(stack, "Approval", encryption_key=key, **props)
+    for i in range(groups):
+        workflow.watch(ModelPackageGroup(stack, f"Group{i}", model_package_group_name=f"group-{i}"))
+    return stack, workflow
+
+
+@pytest.fixture(scope="module")
+def synthesized() -> tuple[Template, ApprovalWorkflow]:
+    stack, workflow = _stack()
+    caller = iam.Role(stack, "Pipeline", assumed_by=iam.AccountRootPrincipal())
+    workflow.grant_decide(caller)
+    return Template.from_stack(stack), workflow
+
+
+def _methods(template: Template) -> dict[str, dict]:
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+    paths = {logical: r["Properties"]["PathPart"] for logical, r in resources.items()}
+    return {
+        f'{m["Properties"]["HttpMethod"]} /{paths[m["Properties"]["ResourceId"]["Ref"]]}': m["Properties"]
+        for m in template.find_resources("AWS::ApiGateway::Method").values()
+    }
+
+
+def test_api_has_exactly_three_methods_each_authenticated(synthesized) -> None:
+    template, _ = synthesized
+    methods = _methods(template)
+    assert set(methods) == {"GET /review", "POST /decision", "POST /decisions"}
+    # The two browser methods carry their credential (a signed single-use token) in the request, validated.
+    assert methods["GET /review"]["AuthorizationType"] == "NONE"
+    assert methods["GET /review"]["RequestParameters"] == {"method.request.querystring.token": True}
+    assert methods["POST /decision"]["AuthorizationType"] == "NONE"
+    assert "RequestValidatorId" in methods["GET /review"] and "RequestValidatorId" in methods["POST /decision"]
+    # Programs use SigV4.
+    assert methods["POST /decisions"]["AuthorizationType"] == "AWS_IAM"
+    assert "application/json" in methods["POST /decisions"]["RequestModels"]
+
+
+def test_stage_logs_access_not_bodies_and_is_throttled_and_traced(synthesized) -> None:
+    template, _ = synthesized
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "prod",
+            "TracingEnabled": True,
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "MethodSettings": [
+                Match.object_like(
+                    {"DataTraceEnabled": False, "LoggingLevel": "ERROR", "ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 10}
+                )
+            ],
+        },
+    )
+    model = next(iter(template.find_resources("AWS::ApiGateway::Model").values()))
+    assert model["Properties"]["Schema"]["properties"]["decision"]["enum"] == ["approve", "reject"]
+    assert model["Properties"]["Schema"]["additionalProperties"] is False
+
+
+def test_rules_watch_every_group_and_never_lose_an_event(synthesized) -> None:
+    template, _ = synthesized
+    rules = template.find_resources("AWS::Events::Rule")
+    assert len(rules) == 2
+    statuses = set()
+    for rule in rules.values():
+        pattern = rule["Properties"]["EventPattern"]
+        assert pattern["source"] == ["aws.sagemaker"]
+        assert pattern["detail-type"] == ["SageMaker Model Package State Change"]
+        assert pattern["detail"]["ModelPackageGroupName"] == ["group-0", "group-1"]
+        statuses |= set(pattern["detail"]["ModelApprovalStatus"])
+        (target,) = rule["Properties"]["Targets"]
+        assert target["DeadLetterConfig"]["Arn"]
+        assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
+    assert statuses == {"PendingManualApproval", "Approved", "Rejected"}
+
+
+def test_async_failures_go_to_an_on_failure_queue(synthesized) -> None:
+    template, _ = synthesized
+    configs = template.find_resources("AWS::Lambda::EventInvokeConfig")
+    assert len(configs) == 3
+    for config in configs.values():
+        assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+        assert config["Properties"]["MaximumRetryAttempts"] == 2
+
+
+def test_functions_are_traced_sized_and_promote_is_serialized(synthesized) -> None:
+    template, workflow = synthesized
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert len(functions) == 3
+    for fn in functions.values():
+        props = fn["Properties"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["Runtime"].startswith("python3.")
+        assert props["LoggingConfig"]["LogGroup"]
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "promote.handler", "ReservedConcurrentExecutions": 1, "Environment": {"Variables": Match.object_like({"PARAMETER_PREFIX": "/sagemaker-tiers/registry", "WATCHED_GROUPS": "group-0,group-1"})}},
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "notify.handler", "Environment": {"Variables": Match.object_like({"TOKEN_TTL_SECONDS": "259200", "APPROVAL_URL": Match.any_value()})}},
+    )
+
+
+def test_everything_at_rest_uses_the_customer_key(synthesized) -> None:
+    template, _ = synthesized
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    for queue in template.find_resources("AWS::SQS::Queue").values():
+        assert queue["Properties"]["KmsMasterKeyId"]
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": Match.object_like(
+                {
+                    "SSESpecification": Match.object_like({"SSEEnabled": True, "SSEType": "KMS"}),
+                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+                }
+            ),
+            "DeletionPolicy": "Retain",
+        },
+    )
+    template.has_resource_properties("AWS::SecretsManager::Secret", {"KmsKeyId": Match.any_value()})
+    for group in template.find_resources("AWS::Logs::LogGroup").values():
+        assert group["Properties"]["KmsKeyId"] and group["Properties"]["RetentionInDays"] == 365
+
+
+def test_topic_and_queues_are_ssl_only_and_emails_have_a_redrive_policy(synthesized) -> None:
+    template, _ = synthesized
+    policies = list(template.find_resources("AWS::SNS::TopicPolicy").values()) + list(
+        template.find_resources("AWS::SQS::QueuePolicy").values()
+    )
+    assert len(policies) >= 3
+    for policy in policies:
+        assert "aws:SecureTransport" in json.dumps(policy)
+    subscriptions = template.find_resources("AWS::SNS::Subscription")
+    assert sorted(s["Properties"]["Endpoint"] for s in subscriptions.values()) == ["lead@example.org", "ml-admin@example.com"]
+    for subscription in subscriptions.values():
+        assert subscription["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+
+
+def test_alarms_cover_queues_functions_and_api_and_notify_admins(synthesized) -> None:
+    template, workflow = synthesized
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 6 == len(workflow.alarms)
+    metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
+    assert metrics == ["5XXError", "ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesVisible", "Errors", "Errors", "Errors"]
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": Match.any_value()}] or alarm["Properties"]["AlarmActions"]
+
+
+def _all_statements(template: Template) -> list[dict]:
+    return [s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def test_no_wildcard_actions_and_scoped_permissions(synthesized) -> None:
+    template, _ = synthesized
+    for statement in _all_statements(template):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert "*" not in action, statement
+        if statement["Resource"] == "*":
+            assert set(actions) <= {"sagemaker:ListModelPackages", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    update = [s for s in _all_statements(template) if s["Action"] == "sagemaker:UpdateModelPackage"]
+    assert len(update) == 1 and re.search(r"model-package/group-0/\*.*model-package/group-1/\*", json.dumps(update[0]["Resource"]))
+    ssm = next(s for s in _all_statements(template) if "ssm:PutParameter" in s["Action"])
+    assert json.dumps(ssm["Resource"]).endswith(':parameter/sagemaker-tiers/registry/*"]]}')
+    invoke = next(s for s in _all_statements(template) if s["Action"] == "execute-api:Invoke")
+    assert json.dumps(invoke["Resource"]).endswith('"/POST/decisions"]]}')
+    for role in template.find_resources("AWS::IAM::Role").values():
+        assert "SageMakerFullAccess" not in json.dumps(role)
+
+
+def test_a_group_adds_one_resource_and_no_api_or_function() -> None:
+    one = Template.from_stack(_stack(groups=1)[0]).to_json()["Resources"]
+    three = Template.from_stack(_stack(groups=3)[0]).to_json()["Resources"]
+    added = {r["Type"] for k, r in three.items() if k not in one}
+    assert len(three) - len(one) == 2
+    assert added == {"AWS::SageMaker::ModelPackageGroup"}
+
+
+def test_no_recipients_fails_at_synth() -> None:
+    stack, _ = _stack(admin_emails=[])
+    with pytest.raises(RuntimeError, match="admin_emails is empty and no topic was given"):
+        App.of(stack).synth()
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"admin_emails": ["not-an-email"]}, r"admin_emails must be a list of email addresses.*got 'not-an-email'"),
+        ({"admin_emails": "a@example.com"}, r"admin_emails must be a list of email addresses, got the string"),
+        ({"admin_emails": ["a@example.com", "a@example.com"]}, r"admin_emails must not repeat values"),
+        ({"parameter_prefix": "registry"}, r"parameter_prefix must be an SSM path.*got 'registry'"),
+        ({"parameter_prefix": "/registry/"}, r"parameter_prefix must be an SSM path.*got '/registry/'"),
+        ({"parameter_prefix": "/aws/x"}, r"parameter_prefix must not start with '/aws' or '/ssm'"),
+        ({"token_ttl": Duration.minutes(5)}, r"token_ttl must be between 15 minutes and 14 days, got 5 minutes"),
+        ({"token_ttl": Duration.days(15)}, r"token_ttl must be between 15 minutes and 14 days, got 15 days"),
+        ({"throttling_rate_limit": 0}, r"throttling_rate_limit must be a whole number between 1 and 1000, got 0"),
+        ({"throttling_burst_limit": 2}, r"throttling_burst_limit must be a whole number between 5 and 2000, got 2"),
+        ({"web_acl_arn": "arn:aws:waf::1:x"}, r"web_acl_arn must be a regional WAFv2 web ACL ARN"),
+    ],
+)
+def test_invalid_props_fail_at_synth(props: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        _stack(groups=0, **props)
+
+
+def test_watching_a_group_twice_fails() -> None:
+    stack, workflow = _stack(groups=1)
+    again = ModelPackageGroup.from_model_package_group_name(stack, "Again", "group-0")
+    with pytest.raises(ValidationError, match=r"group 'group-0' is already watched"):
+        workflow.watch(again)
+    with pytest.raises(ValidationError, match=r"group must be an IModelPackageGroup, got 'group-1'"):
+        workflow.watch("group-1")  # type: ignore[arg-type]
+
+
+def test_parameter_name_helper(synthesized) -> None:
+    _, workflow = synthesized
+    group = workflow.groups[0]
+    assert workflow.approved_model_parameter_name(group) == "/sagemaker-tiers/registry/group-0/approved-model"

@@ -1,0 +1,211 @@
+"""promote.handler: reconcile <prefix>/<group>/approved-model with the highest approved version."""
+
+from __future__ import annotations
+
+import common
+import promote
+import pytest
+
+PARAM = "/sagemaker-tiers/registry/churn/approved-model"
+
+
+@pytest.fixture
+def list_calls(registry, monkeypatch):
+    """Records every ListModelPackages request (and still performs it)."""
+    sagemaker = common.client("sagemaker")
+    real = sagemaker.list_model_packages
+    calls: list[dict] = []
+
+    def recording(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(sagemaker, "list_model_packages", recording)
+    return calls
+
+
+def approve(registry, arn):
+    registry.set_status(arn, "Approved")
+    return registry.state_change_event(arn)
+
+
+def reject(registry, arn):
+    registry.set_status(arn, "Rejected")
+    return registry.state_change_event(arn)
+
+
+def test_first_approval_writes_the_package_arn(registry):
+    v1 = registry.create_package("churn")
+    result = promote.handler(approve(registry, v1), None)
+
+    assert result == {"status": "updated", "parameter": PARAM, "value": v1}
+    parameter = registry.ssm.get_parameter(Name=PARAM)["Parameter"]
+    assert parameter["Value"] == v1 and parameter["Type"] == "String"
+    [entry] = registry.parameter_history("churn")
+    assert entry["Description"] == "Approved model package of group churn: version 1"
+
+
+def test_duplicate_event_writes_nothing(registry):
+    v1 = registry.create_package("churn")
+    event = approve(registry, v1)
+    promote.handler(event, None)
+
+    assert promote.handler(event, None) == {"status": "unchanged", "parameter": PARAM, "value": v1}
+    assert promote.handler(registry.state_change_event(v1), None)["status"] == "unchanged"
+    assert len(registry.parameter_history("churn")) == 1
+
+
+def test_older_version_event_delivered_last_keeps_the_newer_version(registry):
+    v1 = registry.create_package("churn")
+    v2 = registry.create_package("churn")
+    v1_event = approve(registry, v1)
+    promote.handler(v1_event, None)
+    promote.handler(approve(registry, v2), None)
+    assert registry.parameter("churn") == v2
+
+    assert promote.handler(v1_event, None)["status"] == "unchanged"
+    assert registry.parameter("churn") == v2
+    assert [h["Value"] for h in registry.parameter_history("churn")] == [v1, v2]
+
+
+def test_events_out_of_order_write_once(registry):
+    v1 = registry.create_package("churn")
+    v2 = registry.create_package("churn")
+    v1_event = approve(registry, v1)
+    v2_event = approve(registry, v2)
+
+    assert promote.handler(v2_event, None)["value"] == v2
+    assert promote.handler(v1_event, None)["status"] == "unchanged"
+    assert [h["Value"] for h in registry.parameter_history("churn")] == [v2]
+
+
+def test_rejections_move_the_parameter_back_then_to_none(registry):
+    v1 = registry.create_package("churn")
+    v2 = registry.create_package("churn")
+    promote.handler(approve(registry, v1), None)
+    promote.handler(approve(registry, v2), None)
+
+    assert promote.handler(reject(registry, v2), None) == {"status": "updated", "parameter": PARAM, "value": v1}
+    assert registry.parameter("churn") == v1
+
+    assert promote.handler(reject(registry, v1), None) == {"status": "updated", "parameter": PARAM, "value": "NONE"}
+    assert registry.parameter("churn") == promote.NONE == "NONE"
+    history = registry.parameter_history("churn")
+    assert [h["Value"] for h in history] == [v1, v2, v1, "NONE"]
+    assert history[-1]["Description"] == "Approved model package of group churn: none approved"
+    assert history[-2]["Description"] == "Approved model package of group churn: version 1"
+
+    # Nothing approved and already NONE: no further write.
+    assert promote.handler(registry.state_change_event(v1), None)["status"] == "unchanged"
+    assert len(registry.parameter_history("churn")) == 4
+
+
+def test_nothing_approved_and_no_parameter_creates_nothing(registry):
+    v1 = registry.create_package("churn")
+    result = promote.handler(reject(registry, v1), None)
+    assert result == {"status": "unchanged", "parameter": PARAM, "value": None}
+    assert registry.parameter("churn") is None
+
+
+def test_a_parameter_changed_by_hand_is_reconciled(registry):
+    v1 = registry.create_package("churn")
+    registry.set_status(v1, "Approved")
+    registry.ssm.put_parameter(Name=PARAM, Value="something-else", Type="String")
+    assert promote.handler(registry.state_change_event(v1), None)["status"] == "updated"
+    assert registry.parameter("churn") == v1
+
+
+def test_groups_are_independent(registry):
+    churn = registry.create_package("churn")
+    fraud = registry.create_package("fraud")
+    promote.handler(approve(registry, churn), None)
+    promote.handler(approve(registry, fraud), None)
+    assert registry.parameter("churn") == churn
+    assert registry.parameter("fraud") == fraud
+
+
+def test_group_outside_the_watched_groups_is_ignored(registry, list_calls):
+    other = registry.create_package("other")
+    assert promote.handler(approve(registry, other), None) == {"status": "ignored"}
+    assert list_calls == []
+    assert registry.parameter("other") is None
+
+
+def test_many_pages_of_packages(registry, monkeypatch, list_calls):
+    monkeypatch.setattr(promote, "PAGE_SIZE", 2)
+    arns = [registry.create_package("churn") for _ in range(7)]
+    for arn in arns[:5]:
+        registry.set_status(arn, "Approved")
+    registry.set_status(arns[5], "Rejected")  # v6 rejected, v7 still pending
+
+    result = promote.handler(registry.state_change_event(arns[0]), None)
+
+    assert result["value"] == arns[4]
+    assert len(list_calls) >= 3
+    assert all(c["MaxResults"] == 2 and c["ModelApprovalStatus"] == "Approved" for c in list_calls)
+    assert all(c["ModelPackageGroupName"] == "churn" for c in list_calls)
+    assert "NextToken" not in list_calls[0] and "NextToken" in list_calls[-1]
+    assert registry.parameter_history("churn")[-1]["Description"].endswith("version 5")
+
+
+def test_version_is_parsed_from_the_arn_when_the_summary_lacks_it(registry, monkeypatch):
+    base = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/"
+    pages = {
+        None: {
+            "ModelPackageSummaryList": [
+                {"ModelPackageArn": base + "9", "ModelApprovalStatus": "Approved"},
+                {"ModelPackageArn": base + "10", "ModelApprovalStatus": "Approved"},
+            ],
+            "NextToken": "page-2",
+        },
+        "page-2": {"ModelPackageSummaryList": [{"ModelPackageArn": base + "2", "ModelApprovalStatus": "Approved"}]},
+    }
+    monkeypatch.setattr(
+        common.client("sagemaker"), "list_model_packages", lambda **kw: pages[kw.get("NextToken")]
+    )
+    assert promote.latest_approved("churn") == (base + "10", 10)
+
+
+def _event(registry):
+    return registry.state_change_event(registry.create_package("churn"))
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda e: e.pop("detail-type"),
+        lambda e: e.update({"detail-type": "SageMaker Model Package Group State Change"}),
+        lambda e: e.update({"source": "my.app"}),
+        lambda e: e.pop("detail"),
+        lambda e: e.update({"detail": []}),
+        lambda e: e["detail"].pop("ModelPackageGroupName"),
+        lambda e: e["detail"].update({"ModelPackageGroupName": "../etc"}),
+        lambda e: e["detail"].update({"ModelPackageGroupName": "fraud"}),  # ARN of churn
+        lambda e: e["detail"].pop("ModelPackageArn"),
+        lambda e: e["detail"].update({"ModelPackageArn": "arn:aws:s3:::bucket"}),
+    ],
+)
+def test_malformed_event_raises(registry, mutate, list_calls):
+    event = _event(registry)
+    mutate(event)
+    with pytest.raises(promote.MalformedEvent):
+        promote.handler(event, None)
+    assert list_calls == []
+
+
+def test_malformed_non_dict_event_raises():
+    with pytest.raises(promote.MalformedEvent):
+        promote.parse_event("nope")
+
+
+def test_prefix_with_trailing_slash_is_tolerated(registry, monkeypatch):
+    monkeypatch.setenv("PARAMETER_PREFIX", "/sagemaker-tiers/registry/")
+    v1 = registry.create_package("churn")
+    assert promote.handler(approve(registry, v1), None)["parameter"] == PARAM
+
+
+def test_prefix_must_be_a_path(registry, monkeypatch):
+    monkeypatch.setenv("PARAMETER_PREFIX", "sagemaker-tiers")
+    v1 = registry.create_package("churn")
+    with pytest.raises(common.ConfigError):
+        promote.handler(approve(registry, v1), None)
