@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from constructs import Node
 
@@ -45,14 +45,7 @@ class AppConfig:
     @classmethod
     def from_node(cls, node: Node) -> "AppConfig":
         """Read every key from the construct tree's context, falling back to the defaults."""
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = node.try_get_context(CONTEXT_PREFIX + field.name)
-            if raw is not None:
-                values[field.name] = _coerce(field.name, raw, field.type)
-        config = cls(**values)
-        config.validate()
-        return config
+        return read_config(cls, node)
 
     def validate(self) -> None:
         key = CONTEXT_PREFIX
@@ -84,9 +77,37 @@ class AppConfig:
         )
 
 
+C = TypeVar("C")
+
+
+def read_config(cls: type[C], node: Node) -> C:
+    """Build the frozen dataclass ``cls`` from context keys ``sagemaker-tiers:<field>`` and validate it.
+
+    Tier stacks keep their own config dataclass (fields with defaults, a ``validate()`` method naming each key
+    as ``sagemaker-tiers:<field>``) and read it with this function.
+    """
+    values: dict[str, Any] = {}
+    for field in fields(cls):  # type: ignore[arg-type]
+        raw = node.try_get_context(CONTEXT_PREFIX + field.name)
+        if raw is not None:
+            values[field.name] = _coerce(field.name, raw, field.type)
+    config = cls(**values)
+    config.validate()  # type: ignore[attr-defined]
+    return config
+
+
 def _coerce(name: str, raw: Any, type_name: Any) -> Any:
     """Turn a ``-c key=value`` string into the field's type; leave JSON values from cdk.json as they are."""
     type_name = getattr(type_name, "__name__", type_name)
+    if type_name == "bool" and isinstance(raw, str):
+        if raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        raise ValidationError(f"{CONTEXT_PREFIX}{name} must be true or false, got {raw!r}")
+    if type_name == "float" and isinstance(raw, str):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValidationError(f"{CONTEXT_PREFIX}{name} must be a number, got {raw!r}") from None
     if type_name == "int" and isinstance(raw, str):
         try:
             return int(raw)

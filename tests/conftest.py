@@ -25,3 +25,18 @@ def app_context(**overrides: object) -> dict:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+def base_stacks(app):  # type: ignore[no-untyped-def]
+    """The foundation and registry stacks every tier stack takes, as ``build_app`` makes them.
+
+    Returns ``(config, foundation, registry)``; a tier stack test adds its stack to the same app.
+    """
+    from stacks.config import AppConfig
+    from stacks.foundation_stack import FoundationStack
+    from stacks.registry_stack import RegistryStack
+
+    config = AppConfig.from_node(app.node)
+    foundation = FoundationStack(app, f"{config.project_name}-foundation", config=config)
+    registry = RegistryStack(app, f"{config.project_name}-registry", config=config, key=foundation.key)
+    return config, foundation, registry
