@@ -55,7 +55,7 @@ def main() -> int:
         [str(ROOT / ".venv-checkov/bin/checkov"), "--config-file", str(ROOT / ".checkov.yaml"), "-d", str(out)],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=out,
     )
     print("checkov:", "ok" if checkov.returncode == 0 else "FAILED")
     print(checkov.stdout[-6000:])
