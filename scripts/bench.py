@@ -26,6 +26,7 @@ sys.path[:0] = ['{root}', '{root}/constructs']
 from aws_cdk import App
 from stacks.app import add_nag_checks, build_app
 ctx = json.load(open('{root}/cdk.json'))['context']
+ctx.update({extra})
 app = App(outdir='{outdir}', context=ctx)
 add_nag_checks(app)
 build_app(app)
@@ -40,8 +41,8 @@ app.synth()
 """
 
 
-def _time(source: str, outdir: Path) -> float:
-    code = source.format(root=ROOT, outdir=outdir)
+def _time(source: str, outdir: Path, extra: dict | None = None) -> float:
+    code = source.format(root=ROOT, outdir=outdir, extra=repr(extra or {}))
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     return time.perf_counter() - start
@@ -67,6 +68,15 @@ def main() -> None:
             top = ", ".join(f"{t.split('::', 1)[1]} {n}" for t, n in Counter(r["Type"] for r in resources.values()).most_common(4))
             print(f"  {template.name.removesuffix('.template.json'):40} {len(resources):4}   ({top}, ...)")
         print(f"  {'total':40} {total:4}")
+
+        print("registry scaling (model package groups watched by one approval workflow):")
+        for count in (1, 50):
+            extra = {"sagemaker-tiers:model_package_groups": [f"group-{i}" for i in range(count)]}
+            outdir = Path(tmp) / f"groups{count}"
+            seconds = statistics.median(_time(FULL_APP, outdir, extra) for _ in range(args.runs))
+            registry = next(outdir.glob("*-registry.template.json"))
+            resources = len(json.loads(registry.read_text())["Resources"])
+            print(f"  {count:3} groups: registry stack {resources:4} resources, full-app synth {seconds:6.2f} s")
 
 
 if __name__ == "__main__":
