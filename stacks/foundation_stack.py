@@ -24,6 +24,7 @@ class FoundationStack(Stack):
             "MlBucket",
             encryption_key=self.key,
             noncurrent_version_expiration=Duration.days(config.noncurrent_version_expiration_days),
+            event_bridge_enabled=True,  # pipelines start on new data under a prefix
         )
         self.network = SageMakerNetwork(
             self,

@@ -97,6 +97,7 @@ def test_write_prefix_grants_put_only(template: Template) -> None:
         ({"noncurrent_version_expiration": Duration.hours(36)}, r"whole number of days, got 1.5 days|whole number of days"),
         ({"bucket_name": "Bad_Name"}, r"bucket_name must be 3-63 lowercase.*got 'Bad_Name'"),
         ({"bucket_name": "ab"}, r"bucket_name must be .* got 'ab'"),
+        ({"event_bridge_enabled": "yes"}, r"event_bridge_enabled must be True or False, got 'yes'"),
         ({"access_logs_prefix": "/logs"}, r"access_logs_prefix must be a relative S3 key prefix.*got '/logs'"),
     ],
 )
@@ -114,3 +115,15 @@ def test_grant_prefix_is_validated() -> None:
     with pytest.raises(ValidationError, match=r"prefix must not contain '.' or '..' path segments, got '../x/'"):
         bucket.grant_read_prefix(role, "../x/")
     assert bucket.s3_uri("datasets/").endswith("/datasets/")
+
+
+def test_event_bridge_notifications_are_opt_in() -> None:
+    stack = Stack(App(), "S")
+    key = MlEncryptionKey(stack, "Key")
+    MlBucket(stack, "Quiet", encryption_key=key)
+    MlBucket(stack, "Eventful", encryption_key=key, event_bridge_enabled=True)
+    template = Template.from_stack(stack)
+    template.resource_properties_count_is(
+        "AWS::S3::Bucket", {"NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}, 1
+    )
+    template.resource_count_is("AWS::Lambda::Function", 0)  # no notifications custom resource
