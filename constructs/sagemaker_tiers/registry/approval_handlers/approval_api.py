@@ -389,30 +389,15 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
 
     dynamodb = common.client("dynamodb")
     key = {"pk": {"S": f"token#{claims.jti}"}}
-    now_s = int(now)
-    try:
-        dynamodb.put_item(
-            TableName=config.table_name,
-            Item={
-                **key,
-                "state": {"S": "claimed"},
-                "arn": {"S": claims.arn},
-                "decision": {"S": form.decision},
-                "claimed_at": {"N": str(now_s)},
-                "expires_at": {"N": str(claims.exp + RECORD_RETENTION_SECONDS)},
-            },
-            ConditionExpression="attribute_not_exists(pk) OR (#s = :claimed AND claimed_at < :stale)",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={
-                ":claimed": {"S": "claimed"},
-                ":stale": {"N": str(now_s - CLAIM_LEASE_SECONDS)},
-            },
-        )
-    except Exception as exc:
-        if common.error_code(exc) == "ConditionalCheckFailedException":
-            log("INFO", "token replayed", jti=claims.jti, model_package_arn=claims.arn)
-            raise HttpError(409, "Link already used", "This review link was already used for a decision.") from None
-        raise
+    record = {
+        **key,
+        "arn": {"S": claims.arn},
+        "decision": {"S": form.decision},
+        "expires_at": {"N": str(claims.exp + RECORD_RETENTION_SECONDS)},
+    }
+    if not common.claim(config.table_name, record, "claimed", CLAIM_LEASE_SECONDS, now):
+        log("INFO", "token replayed", jti=claims.jti, model_package_arn=claims.arn)
+        raise HttpError(409, "Link already used", "This review link was already used for a decision.")
 
     status = _DECISIONS[form.decision]
     source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp") or "unknown"
@@ -435,7 +420,7 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
             Key=key,
             UpdateExpression="SET #s = :used, decided_at = :now",
             ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":used": {"S": "used"}, ":now": {"N": str(now_s)}},
+            ExpressionAttributeValues={":used": {"S": "used"}, ":now": {"N": str(int(now))}},
         )
     except Exception as exc:  # the decision is recorded; the claim still blocks a replay
         log("WARNING", "could not mark the token used", jti=claims.jti, error=type(exc).__name__)

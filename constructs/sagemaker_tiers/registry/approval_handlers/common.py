@@ -137,6 +137,42 @@ def metrics_report_uris(model_metrics: Any) -> list[str]:
     return found
 
 
+def state_change_detail(event: Any) -> dict[str, Any]:
+    """The ``detail`` of a "SageMaker Model Package State Change" event; ``MalformedEvent`` otherwise."""
+    if not isinstance(event, dict):
+        raise MalformedEvent("event is not an object")
+    if event.get("detail-type") != MODEL_PACKAGE_STATE_CHANGE:
+        raise MalformedEvent(f"unexpected detail-type {event.get('detail-type')!r}")
+    if event.get("source") != SAGEMAKER_SOURCE:
+        raise MalformedEvent(f"unexpected source {event.get('source')!r}")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise MalformedEvent("detail is not an object")
+    return detail
+
+
+def claim(table_name: str, item: dict[str, Any], state: str, lease_seconds: int, now: float) -> bool:
+    """Write ``item`` (with ``pk``) in ``state`` unless it exists; a claim older than the lease may be taken over.
+
+    Returns False when another claim holds (or completed) the key. The lease covers an invocation that died
+    between claiming and finishing, so the work is never lost for good.
+    """
+    now_s = int(now)
+    try:
+        client("dynamodb").put_item(
+            TableName=table_name,
+            Item={**item, "state": {"S": state}, "claimed_at": {"N": str(now_s)}},
+            ConditionExpression="attribute_not_exists(pk) OR (#s = :state AND claimed_at < :stale)",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":state": {"S": state}, ":stale": {"N": str(now_s - lease_seconds)}},
+        )
+    except Exception as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore ClientError, else ''."""
     response = getattr(exc, "response", None)

@@ -81,15 +81,7 @@ class Config:
 
 def parse_event(event: Any) -> PackageRef:
     """The package an EventBridge model package state change is about; ``MalformedEvent`` otherwise."""
-    if not isinstance(event, dict):
-        raise MalformedEvent("event is not an object")
-    if event.get("detail-type") != common.MODEL_PACKAGE_STATE_CHANGE:
-        raise MalformedEvent(f"unexpected detail-type {event.get('detail-type')!r}")
-    if event.get("source") != common.SAGEMAKER_SOURCE:
-        raise MalformedEvent(f"unexpected source {event.get('source')!r}")
-    detail = event.get("detail")
-    if not isinstance(detail, dict):
-        raise MalformedEvent("detail is not an object")
+    detail = common.state_change_detail(event)
     arn = detail.get("ModelPackageArn")
     group = detail.get("ModelPackageGroupName")
     if not isinstance(arn, str) or not (match := common.MODEL_PACKAGE_ARN_RE.match(arn)):
@@ -157,28 +149,11 @@ def notify(ref: PackageRef, config: Config, now: float) -> dict[str, Any]:
 
     table = common.client("dynamodb")
     pk = f"notified#{ref.arn}"
-    now_s = int(now)
-    try:
-        table.put_item(
-            TableName=config.table_name,
-            Item={
-                "pk": {"S": pk},
-                "state": {"S": "sending"},
-                "claimed_at": {"N": str(now_s)},
-                "expires_at": {"N": str(now_s + config.token_ttl_seconds + RECORD_RETENTION_SECONDS)},
-            },
-            ConditionExpression="attribute_not_exists(pk) OR (#s = :sending AND claimed_at < :stale)",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={
-                ":sending": {"S": "sending"},
-                ":stale": {"N": str(now_s - CLAIM_LEASE_SECONDS)},
-            },
-        )
-    except Exception as exc:
-        if common.error_code(exc) == "ConditionalCheckFailedException":
-            log("INFO", "already notified", model_package_arn=ref.arn)
-            return {"status": "skipped", "reason": "duplicate"}
-        raise
+    expires_at = int(now) + config.token_ttl_seconds + RECORD_RETENTION_SECONDS
+    record = {"pk": {"S": pk}, "expires_at": {"N": str(expires_at)}}
+    if not common.claim(config.table_name, record, "sending", CLAIM_LEASE_SECONDS, now):
+        log("INFO", "already notified", model_package_arn=ref.arn)
+        return {"status": "skipped", "reason": "duplicate"}
 
     try:
         secret = approval_tokens.load_secret(config.secret_arn)
@@ -205,7 +180,7 @@ def notify(ref: PackageRef, config: Config, now: float) -> dict[str, Any]:
                 ":sent": {"S": "sent"},
                 ":jti": {"S": jti},
                 ":mid": {"S": message_id},
-                ":now": {"N": str(now_s)},
+                ":now": {"N": str(int(now))},
             },
         )
     except Exception as exc:

@@ -50,15 +50,7 @@ class Config:
 
 def parse_event(event: Any) -> str:
     """The model package group an approval state change event is about; ``MalformedEvent`` otherwise."""
-    if not isinstance(event, dict):
-        raise MalformedEvent("event is not an object")
-    if event.get("detail-type") != common.MODEL_PACKAGE_STATE_CHANGE:
-        raise MalformedEvent(f"unexpected detail-type {event.get('detail-type')!r}")
-    if event.get("source") != common.SAGEMAKER_SOURCE:
-        raise MalformedEvent(f"unexpected source {event.get('source')!r}")
-    detail = event.get("detail")
-    if not isinstance(detail, dict):
-        raise MalformedEvent("detail is not an object")
+    detail = common.state_change_detail(event)
     group = detail.get("ModelPackageGroupName")
     if not isinstance(group, str) or not common.GROUP_NAME_RE.match(group):
         raise MalformedEvent("detail.ModelPackageGroupName is missing or invalid")
