@@ -46,7 +46,7 @@ def test_event_sns_and_alarm_services_are_scoped_to_this_account(synthesized) ->
     template, _ = synthesized
     for sid in ("AllowEventBridgeAndAlarmsToEncryptedTopicsAndQueues", "AllowSnsToEncryptedQueues"):
         statement = _statement(template, sid)
-        assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+        assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
         assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
 
 
@@ -87,3 +87,13 @@ def test_sagemaker_use_goes_through_sagemaker_only(synthesized) -> None:
 def test_invalid_props_fail_at_synth(props: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         MlEncryptionKey(Stack(App(), "S"), "Key", **props)
+
+
+def test_no_statement_uses_a_wildcard_action(synthesized) -> None:
+    template, _ = synthesized
+    text = str(template.to_json())
+    for resource in template.to_json()["Resources"].values():
+        for statement in resource["Properties"].get("KeyPolicy", resource["Properties"].get("PolicyDocument", {})).get("Statement", []):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all(a == "kms:*" and statement.get("Principal", {}).get("AWS") for a in actions if "*" in a), statement
+    assert "kms:GenerateDataKeyWithoutPlaintext" in text

@@ -1,7 +1,7 @@
 """Fixtures for the Model Registry approval handlers, tested in-process with moto.
 
 The handlers are deployed from one Lambda asset folder and import each other as top-level
-modules, so that folder goes at the front of sys.path and tests ``import notify`` etc.
+modules, so that folder goes at the front of sys.path and tests ``import approval_notify`` etc.
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ class Registry:
 @pytest.fixture(autouse=True)
 def _fresh_handler_state():
     """Cached boto3 clients and the cached secret must not leak between tests (or outlive moto)."""
-    import common
+    import approval_common as common
 
     common.reset_clients()
     yield

@@ -8,7 +8,7 @@ import re
 import time
 
 import approval_api
-import common
+import approval_common as common
 import pytest
 from botocore.exceptions import ClientError
 

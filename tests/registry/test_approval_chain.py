@@ -7,8 +7,8 @@ import urllib.parse
 from html.parser import HTMLParser
 
 import approval_api
-import notify
-import promote
+import approval_notify as notify
+import approval_promote as promote
 
 STAGE_BASE = "https://abc123.execute-api.us-east-1.amazonaws.com/prod/"
 

@@ -8,7 +8,7 @@ import hmac
 import json
 
 import approval_tokens
-import common
+import approval_common as common
 import pytest
 from approval_tokens import BadSignature, Expired, MalformedToken
 

@@ -110,11 +110,11 @@ def test_functions_are_traced_sized_and_promote_is_serialized(synthesized) -> No
         assert props["LoggingConfig"]["LogGroup"]
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "promote.handler", "ReservedConcurrentExecutions": 1, "Environment": {"Variables": Match.object_like({"PARAMETER_PREFIX": "/sagemaker-tiers/registry", "WATCHED_GROUPS": "group-0,group-1"})}},
+        {"Handler": "approval_promote.handler", "ReservedConcurrentExecutions": 1, "Environment": {"Variables": Match.object_like({"PARAMETER_PREFIX": "/sagemaker-tiers/registry", "WATCHED_GROUPS": "group-0,group-1"})}},
     )
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "notify.handler", "Environment": {"Variables": Match.object_like({"TOKEN_TTL_SECONDS": "259200", "APPROVAL_URL": Match.any_value()})}},
+        {"Handler": "approval_notify.handler", "Environment": {"Variables": Match.object_like({"TOKEN_TTL_SECONDS": "259200", "APPROVAL_URL": Match.any_value()})}},
     )
 
 

@@ -7,8 +7,8 @@ import re
 import time
 
 import approval_tokens
-import common
-import notify
+import approval_common as common
+import approval_notify as notify
 import pytest
 from botocore.exceptions import ClientError
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import common
-import promote
+import approval_common as common
+import approval_promote as promote
 import pytest
 
 PARAM = "/sagemaker-tiers/registry/churn/approved-model"

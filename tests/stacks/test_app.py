@@ -107,7 +107,7 @@ def test_registry_stack_watches_the_configured_groups_with_the_key_from_foundati
     assert [g["Properties"]["ModelPackageGroupName"] for g in groups] == list(tiers.config.model_package_groups)
     promote = next(
         r for r in template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == "promote.handler"
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == "approval_promote.handler"
     )
     assert promote["Properties"]["Environment"]["Variables"]["PARAMETER_PREFIX"] == f"/{tiers.config.project_name}/registry"
     topic = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SNS::Topic")

@@ -11,6 +11,19 @@ from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.validation import require_duration, require_match
 
 
+#: What SageMaker does with a customer key on a principal's behalf (jobs, endpoints, Studio): exact actions only.
+SAGEMAKER_KEY_ACTIONS = (
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
+
+
 class MlEncryptionKey(kms.Key):
     """A customer-managed KMS key (an ``aws_kms.Key``) with rotation on and a key policy scoped per service.
 
@@ -73,13 +86,21 @@ class MlEncryptionKey(kms.Key):
     def _add_service_statements(self) -> None:
         region = Aws.REGION
         account = Aws.ACCOUNT_ID
-        use_actions = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        use_actions = ["kms:Decrypt", "kms:GenerateDataKey"]
         source_account = {"StringEquals": {"aws:SourceAccount": account}}
         self.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsOfThisAccount",
                 principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                actions=[
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:DescribeKey",
+                ],
                 resources=["*"],
                 conditions={
                     "ArnLike": {
@@ -113,14 +134,7 @@ class MlEncryptionKey(kms.Key):
             iam.PolicyStatement(
                 sid="AllowUseThroughSageMakerOnly",
                 principals=[iam.AccountRootPrincipal()],
-                actions=[
-                    "kms:CreateGrant",
-                    "kms:Decrypt",
-                    "kms:DescribeKey",
-                    "kms:Encrypt",
-                    "kms:GenerateDataKey*",
-                    "kms:ReEncrypt*",
-                ],
+                actions=list(SAGEMAKER_KEY_ACTIONS),
                 resources=["*"],
                 conditions={
                     "StringEquals": {
@@ -139,7 +153,7 @@ class MlEncryptionKey(kms.Key):
         """
         return iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+            actions=list(SAGEMAKER_KEY_ACTIONS),
             resource_arns=[self.key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{Stack.of(self).region}.amazonaws.com"}},
         )

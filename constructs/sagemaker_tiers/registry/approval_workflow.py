@@ -169,7 +169,7 @@ class ApprovalWorkflow(Construct):
         self.notify_function = self._function(
             functions,
             "Notify",
-            "notify.handler",
+            "approval_notify.handler",
             "Emails the administrators a signed review link for a model package pending approval",
             {
                 "TOPIC_ARN": self.topic.topic_arn,
@@ -192,7 +192,7 @@ class ApprovalWorkflow(Construct):
         self.promote_function = self._function(
             functions,
             "Promote",
-            "promote.handler",
+            "approval_promote.handler",
             "Points the approved-model SSM parameter of a group at its newest approved version",
             {"PARAMETER_PREFIX": parameter_prefix, "WATCHED_GROUPS": watched},
             # One reconcile at a time: two concurrent reconciles of one group could write an older view last.

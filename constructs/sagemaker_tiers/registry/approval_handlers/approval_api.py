@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import approval_tokens
-import common
-from common import log
+import approval_common as common
+from approval_common import log
 
 COMMENT_MAX = 1000
 NAME_MAX = 100

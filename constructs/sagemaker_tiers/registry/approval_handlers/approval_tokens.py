@@ -27,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import common
+import approval_common as common
 
 VERSION = 1
 MAX_TOKEN_LENGTH = 2048

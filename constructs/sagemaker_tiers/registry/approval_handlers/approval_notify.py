@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import approval_tokens
-import common
-from common import MalformedEvent, log
+import approval_common as common
+from approval_common import MalformedEvent, log
 
 __all__ = ["MalformedEvent", "PackageRef", "handler", "parse_event", "notify", "build_message", "review_link"]
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import common
-from common import MalformedEvent, log
+import approval_common as common
+from approval_common import MalformedEvent, log
 
 __all__ = ["MalformedEvent", "NONE", "handler", "parse_event", "parameter_name", "latest_approved", "reconcile"]
 
