@@ -1,6 +1,7 @@
-"""Print every acknowledged cdk-nag finding of a synthesized app: rule, construct path, reason.
+"""Print every accepted finding of a synthesized app, each with its reason.
 
-Usage: python scripts/nag_report.py cdk.out/validation-report.json
+cdk-nag acknowledgments come from ``validation-report.json``; checkov skips from each template's
+``Metadata.checkov.skip``. Usage: python scripts/nag_report.py cdk.out/validation-report.json
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ def main(path: str) -> int:
                 rows.append(("acknowledged", suppressed["acknowledgedId"], construct["constructPath"], suppressed["reason"]))
     for status, rule, path_, reason in sorted(rows, key=lambda r: (r[0] != "UNACKNOWLEDGED", r[1], r[2])):
         print(f"{status:15} {rule}\n    at {path_}\n    {reason}")
-    print(f"{len(rows)} findings, {sum(r[0] == 'UNACKNOWLEDGED' for r in rows)} unacknowledged")
+    print(f"{len(rows)} cdk-nag findings, {sum(r[0] == 'UNACKNOWLEDGED' for r in rows)} unacknowledged")
+    skips = 0
+    for template in sorted(Path(path).parent.glob("*.template.json")):
+        for logical_id, resource in json.loads(template.read_text())["Resources"].items():
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                skips += 1
+                print(f"checkov skip    {skip['id']}\n    at {template.name} {logical_id}\n    {skip['comment']}")
+    print(f"{skips} checkov checks skipped on single resources (none globally)")
     return 1 if any(r[0] == "UNACKNOWLEDGED" for r in rows) else 0
 
 

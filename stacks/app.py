@@ -10,7 +10,13 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from sagemaker_tiers.core import defaults
 from stacks.config import AppConfig
 from stacks.foundation_stack import FoundationStack
+from stacks.autopilot_stack import AutopilotConfig, AutopilotStack
 from stacks.registry_stack import RegistryStack
+from stacks.studio_stack import StudioConfig, StudioStack
+
+
+#: Every configuration dataclass the app reads from cdk.json context (a test keeps cdk.json in step).
+CONFIG_CLASSES = (AppConfig, AutopilotConfig, StudioConfig)
 
 
 @dataclass
@@ -20,6 +26,8 @@ class TiersApp:
     config: AppConfig
     foundation: FoundationStack
     registry: RegistryStack
+    autopilot: AutopilotStack
+    studio: StudioStack
 
 
 def add_nag_checks(app: App) -> None:
@@ -37,4 +45,7 @@ def build_app(app: App) -> TiersApp:
     Tags.of(app).add(defaults.PROJECT_TAG_KEY, config.project_name)
     foundation = FoundationStack(app, f"{config.project_name}-foundation", config=config)
     registry = RegistryStack(app, f"{config.project_name}-registry", config=config, key=foundation.key)
-    return TiersApp(config=config, foundation=foundation, registry=registry)
+    tiers = {"config": config, "foundation": foundation, "registry": registry}
+    autopilot = AutopilotStack(app, f"{config.project_name}-autopilot", **tiers)
+    studio = StudioStack(app, f"{config.project_name}-studio", **tiers)
+    return TiersApp(config=config, foundation=foundation, registry=registry, autopilot=autopilot, studio=studio)

@@ -33,3 +33,19 @@ def test_command_line_strings_are_parsed() -> None:
 def test_invalid_context_fails_with_key_value_and_allowed(overrides: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         AppConfig.from_node(App(context=app_context(**overrides)).node)
+
+
+def test_cdk_json_lists_every_key_with_its_default(root) -> None:
+    import dataclasses
+    import json
+
+    from stacks.app import CONFIG_CLASSES
+
+    context = json.loads((root / "cdk.json").read_text())["context"]
+    expected = {}
+    for cls in CONFIG_CLASSES:
+        for field in dataclasses.fields(cls):
+            default = list(field.default) if isinstance(field.default, tuple) else field.default
+            expected[f"sagemaker-tiers:{field.name}"] = default
+    actual = {k: v for k, v in context.items() if k.startswith("sagemaker-tiers:")}
+    assert actual == expected

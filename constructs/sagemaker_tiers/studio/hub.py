@@ -1,0 +1,192 @@
+"""A private, curated JumpStart hub: only the pretrained models the platform team allowlists."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import CustomResource, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from sagemaker_tiers.core.nag import acknowledge
+from sagemaker_tiers.core.validation import ValidationError, require_match, require_unique
+from sagemaker_tiers.studio import _functions
+
+MODEL_ID_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+HUB_NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+PUBLIC_HUB = "SageMakerPublicHub"
+MAX_MODELS = 100
+
+
+class CuratedHub(Construct):
+    """A private JumpStart hub (``AWS::SageMaker::Hub``) holding only allowlisted JumpStart models.
+
+    Each allowlisted model id becomes a *hub content reference* to SageMaker's public hub. CloudFormation has no
+    resource for hub content, so a custom resource (``studio_hub_content.py``) calls
+    ``CreateHubContentReference`` / ``DeleteHubContentReference`` on create, update (adds the new ids, removes the
+    dropped ones) and delete. Users granted with :meth:`grant_use` see and fine-tune only these models: their role
+    can read this hub and the public hub content of exactly these model ids, nothing else of JumpStart.
+
+    Example::
+
+        hub = CuratedHub(self, "Hub", encryption_key=key,
+                         model_ids=["huggingface-text2text-flan-t5-base", "pytorch-ic-mobilenet-v2"])
+        hub.grant_use(data_scientist_role)
+
+    :param model_ids: JumpStart model ids to offer (1-100, letters, digits and '-'), e.g.
+        ``"huggingface-text2text-flan-t5-base"``.
+    :param encryption_key: KMS key of the handler's logs, environment and failure queue.
+    :param hub_name: Hub name. Default: generated from the construct path.
+    :param description: Hub description. Default: "JumpStart models approved by the platform team".
+    :param failure_queue: Queue for handler invocations that failed every retry. Default: a new encrypted queue.
+    :param alarm_topic: Topic the handler's alarms notify. Default: none (alarms without actions).
+    :param removal_policy: What happens to the hub when it leaves the stack. Default: DESTROY (it holds only
+        references to public models, no data; the references are deleted first).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model_ids: Sequence[str],
+        encryption_key: kms.IKey,
+        hub_name: str | None = None,
+        description: str = "JumpStart models approved by the platform team",
+        failure_queue: sqs.IQueue | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    ) -> None:
+        if isinstance(model_ids, str) or not isinstance(model_ids, Sequence) or not 1 <= len(model_ids) <= MAX_MODELS:
+            raise ValidationError(f"model_ids must be a list of 1-{MAX_MODELS} JumpStart model ids, got {model_ids!r}")
+        for model_id in model_ids:
+            require_match("model_ids", model_id, MODEL_ID_PATTERN, "a list of JumpStart model ids (1-63 letters, digits or '-')")
+        require_unique("model_ids", list(model_ids))
+        if hub_name is not None:
+            require_match("hub_name", hub_name, HUB_NAME_PATTERN, "1-63 letters, digits or '-', starting and ending with a letter or digit")
+            if hub_name == PUBLIC_HUB:
+                raise ValidationError(f"hub_name must not be SageMaker's public hub name, got {hub_name!r}")
+        require_match("description", description, r"[^\x00-\x1f]{1,1023}", "1-1023 printable characters")
+        super().__init__(scope, id)
+
+        self.model_ids: tuple[str, ...] = tuple(model_ids)
+        self.hub_name = hub_name or Names.unique_resource_name(self, max_length=63, separator="-")
+        self._resource = sagemaker.CfnHub(
+            self, "Resource", hub_name=self.hub_name, hub_description=description, hub_display_name="Curated models"
+        )
+        self._resource.apply_removal_policy(removal_policy)
+        self.hub_arn = self._resource.attr_hub_arn
+
+        self.failure_queue = failure_queue or _functions.failure_queue(self, "FailedInvocations", encryption_key, alarm_topic)
+        self.function = _functions.handler_function(
+            self,
+            "ReferencesHandler",
+            handler="studio_hub_content.handler",
+            description="Keeps the curated JumpStart hub's model references equal to the allowlist",
+            key=encryption_key,
+            queue=self.failure_queue,
+            topic=alarm_topic,
+            timeout=Duration.minutes(5),
+        )
+        stack = Stack.of(self)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:CreateHubContentReference", "sagemaker:DeleteHubContentReference"],
+                resources=[self._hub_arn(), self._reference_arns(), *self.public_model_arns()],
+            )
+        )
+        acknowledge(
+            self.function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The handler adds and removes model references of this one hub only; their names are the allowlisted "
+            "model ids, which change with configuration.",
+            applies_to=f"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:hub-content/{self.hub_name}/ModelReference/*",
+        )
+        self.references = CustomResource(
+            self,
+            "ModelReferences",
+            service_token=self.function.function_arn,
+            resource_type="Custom::JumpStartHubModelReferences",
+            properties={
+                "HubName": self.hub_name,
+                "ModelIds": list(self.model_ids),
+                "Partition": stack.partition,
+                "Region": stack.region,
+            },
+            service_timeout=Duration.minutes(10),
+        )
+        self.references.node.add_dependency(self._resource)
+        # The handler's permissions exist before CloudFormation first invokes it, and stay until the last delete.
+        self.references.node.add_dependency(self.function.role)  # type: ignore[arg-type]
+
+    def _hub_arn(self) -> str:
+        stack = Stack.of(self)
+        return f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:hub/{self.hub_name}"
+
+    def _reference_arns(self) -> str:
+        stack = Stack.of(self)
+        return f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:hub-content/{self.hub_name}/ModelReference/*"
+
+    def public_model_arns(self) -> list[str]:
+        """Public hub content ARNs of the allowlisted models (exactly these, no wildcard)."""
+        stack = Stack.of(self)
+        return [
+            f"arn:{stack.partition}:sagemaker:{stack.region}:aws:hub-content/{PUBLIC_HUB}/Model/{m}" for m in self.model_ids
+        ]
+
+    def grant_use(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` browse this hub and use (deploy, fine-tune) its allowlisted models, nothing else.
+
+        Adds: ``ListHubs`` (no resource-level permission), ``DescribeHub`` / ``ListHubContents`` on this hub,
+        ``DescribeHubContent`` / ``ListHubContentVersions`` on this hub's references and on the public hub content
+        of exactly the allowlisted models, and read access to those models' artifacts in JumpStart's
+        regional S3 buckets.
+        """
+        stack = Stack.of(self)
+        iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:ListHubs"], resource_arns=["*"])
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sagemaker:DescribeHub", "sagemaker:ListHubContents"], resource_arns=[self._hub_arn()]
+        )
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:DescribeHubContent", "sagemaker:ListHubContentVersions"],
+            resource_arns=[self._hub_arn(), self._reference_arns(), *self.public_model_arns()],
+        )
+        # JumpStart's open models are files in AWS's public regional bucket, under paths that are not scoped by
+        # model id (training scripts, prepacked inference artifacts): the grant is read-only on that bucket.
+        artifacts = f"jumpstart-cache-prod-{stack.region}"
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:GetObject"], resource_arns=[f"arn:{stack.partition}:s3:::{artifacts}/*"]
+        )
+        role = grantee.grant_principal
+        if isinstance(role, Construct):
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5",
+                f"The curated hub {self.hub_name}'s references are named by the allowlisted model ids; read-only "
+                "(DescribeHubContent/ListHubContentVersions).",
+                applies_to=f"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:hub-content/{self.hub_name}/ModelReference/*",
+            )
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5",
+                "JumpStart's open model artifacts and training scripts are files in AWS's public regional JumpStart "
+                "bucket under paths not scoped by model id; GetObject only (read).",
+                applies_to="Resource::arn:<AWS::Partition>:s3:::jumpstart-cache-prod-<AWS::Region>/*",
+            )
+        return grant
+
+    def metric_reference_errors(self, **props) -> cw.Metric:
+        """Errors of the handler that keeps the references (each is a failed create/update/delete)."""
+        return self.function.metric_errors(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
+
+
+def model_id_is_valid(model_id: str) -> bool:
+    """True for a string shaped like a JumpStart model id."""
+    return re.fullmatch(MODEL_ID_PATTERN, model_id) is not None

@@ -1,0 +1,439 @@
+"""Personas: what a data scientist, an ML engineer and a business analyst see in Studio and may do in AWS.
+
+Each persona gets its own execution role (:class:`PersonaRole`), never ``AmazonSageMakerFullAccess`` and never an
+IAM action with a wildcard. What a role may do is exactly what its persona's Studio shows: the app types and ML
+tools it cannot use are hidden, the others are backed by the statements below.
+
+| persona | apps | jobs it may create (only in the VPC, with the KMS key) | registry |
+| --- | --- | --- | --- |
+| data scientist | JupyterLab, Code Editor | training, processing, tuning, AutoML | register (pending approval) |
+| ML engineer | JupyterLab, Code Editor | training, processing, tuning, models + batch transform | register, read |
+| business analyst | Canvas | AutoML (Canvas builds), models + batch transform (Canvas predictions) | register the Canvas group |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import jsii
+from aws_cdk import Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct, IValidation
+
+from sagemaker_tiers.core.nag import acknowledge
+from sagemaker_tiers.core.validation import ValidationError, require_s3_prefix
+from sagemaker_tiers.foundation import MlBucket, SageMakerNetwork
+from sagemaker_tiers.registry import IModelPackageGroup
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sagemaker_tiers.studio.hub import CuratedHub
+
+#: Every app type the Studio UI can show (CloudFormation's ``HiddenAppTypes`` values).
+ALL_APP_TYPES: tuple[str, ...] = (
+    "JupyterServer", "TensorBoard", "RStudioServerPro", "JupyterLab", "CodeEditor", "DetailedProfiler", "Canvas",
+)
+#: Every ML tool of the Studio navigation (CloudFormation's ``HiddenMlTools`` values).
+ALL_ML_TOOLS: tuple[str, ...] = (
+    "DataWrangler", "FeatureStore", "EmrClusters", "AutoMl", "Experiments", "Training", "ModelEvaluation",
+    "Pipelines", "Models", "JumpStart", "InferenceRecommender", "Endpoints", "Projects", "InferenceOptimization",
+    "HyperPodClusters", "Comet", "DeepchecksLLMEvaluation", "Fiddler", "LakeraGuard", "PerformanceEvaluation",
+)
+
+#: Job kinds and the ``sagemaker:Create*`` actions, job ARN resource types and whether IAM knows VPC keys for them.
+_JOBS: dict[str, tuple[tuple[str, ...], str, bool]] = {
+    "training": (("CreateTrainingJob",), "training-job", True),
+    "processing": (("CreateProcessingJob",), "processing-job", True),
+    "tuning": (("CreateHyperParameterTuningJob",), "hyper-parameter-tuning-job", True),
+    "automl": (("CreateAutoMLJob", "CreateAutoMLJobV2"), "automl-job", True),
+    "transform": (("CreateTransformJob",), "transform-job", False),
+}
+_JOB_READ: dict[str, tuple[str, ...]] = {
+    "training": ("DescribeTrainingJob", "StopTrainingJob"),
+    "processing": ("DescribeProcessingJob", "StopProcessingJob"),
+    "tuning": ("DescribeHyperParameterTuningJob", "StopHyperParameterTuningJob", "ListTrainingJobsForHyperParameterTuningJob"),
+    "automl": ("DescribeAutoMLJob", "DescribeAutoMLJobV2", "ListCandidatesForAutoMLJob", "StopAutoMLJob"),
+    "transform": ("DescribeTransformJob", "StopTransformJob"),
+}
+_JOB_LIST: dict[str, tuple[str, ...]] = {
+    "training": ("ListTrainingJobs",),
+    "processing": ("ListProcessingJobs",),
+    "tuning": ("ListHyperParameterTuningJobs",),
+    "automl": ("ListAutoMLJobs",),
+    "transform": ("ListTransformJobs",),
+}
+
+
+class Persona(str, Enum):
+    """Who a Studio user is; decides the execution role and what Studio shows."""
+
+    DATA_SCIENTIST = "data-scientist"
+    ML_ENGINEER = "ml-engineer"
+    BUSINESS_ANALYST = "business-analyst"
+
+    @classmethod
+    def parse(cls, prop: str, value: Any) -> "Persona":
+        """``value`` as a Persona (a Persona or its name); fails naming ``prop``, the value and the personas."""
+        if isinstance(value, Persona):
+            return value
+        for persona in cls:
+            if value == persona.value:
+                return persona
+        raise ValidationError(f"{prop} must be one of {', '.join(repr(p.value) for p in cls)}, got {value!r}")
+
+    @property
+    def settings(self) -> "PersonaSettings":
+        return PERSONA_SETTINGS[self]
+
+
+@dataclass(frozen=True)
+class PersonaSettings:
+    """What a persona sees and may do.
+
+    :param app_types: Studio app types the persona runs; every other type is hidden.
+    :param visible_ml_tools: ML tools shown in Studio's navigation; every other tool is hidden.
+    :param jobs: Job kinds the role may create (keys of the job table in this module).
+    :param models: Whether the role may create SageMaker models (batch transform needs them).
+    :param spaces: Whether the persona creates its own JupyterLab / Code Editor spaces.
+    :param read_registry: Whether the role may also describe registered versions (not only register).
+    """
+
+    app_types: tuple[str, ...]
+    visible_ml_tools: tuple[str, ...]
+    jobs: tuple[str, ...]
+    models: bool
+    spaces: bool
+    read_registry: bool
+
+    @property
+    def hidden_app_types(self) -> list[str]:
+        return [t for t in ALL_APP_TYPES if t not in self.app_types]
+
+    def hidden_ml_tools(self, jumpstart: bool) -> list[str]:
+        visible = [t for t in self.visible_ml_tools if jumpstart or t != "JumpStart"]
+        return [t for t in ALL_ML_TOOLS if t not in visible]
+
+
+PERSONA_SETTINGS: dict[Persona, PersonaSettings] = {
+    Persona.DATA_SCIENTIST: PersonaSettings(
+        app_types=("JupyterLab", "CodeEditor"),
+        visible_ml_tools=("Training", "AutoMl", "Models", "JumpStart"),
+        jobs=("training", "processing", "tuning", "automl"),
+        models=False,
+        spaces=True,
+        read_registry=False,
+    ),
+    Persona.ML_ENGINEER: PersonaSettings(
+        app_types=("JupyterLab", "CodeEditor"),
+        visible_ml_tools=("Training", "Models", "JumpStart"),
+        jobs=("training", "processing", "tuning", "transform"),
+        models=True,
+        spaces=True,
+        read_registry=True,
+    ),
+    Persona.BUSINESS_ANALYST: PersonaSettings(
+        app_types=("Canvas",),
+        visible_ml_tools=(),
+        jobs=("automl", "transform"),
+        models=True,
+        spaces=False,
+        read_registry=False,
+    ),
+}
+
+
+class PersonaRole(Construct):
+    """The execution role of one persona in one Studio domain: least privilege, no wildcard actions.
+
+    The role is what Studio apps of the persona's users run as, and what the jobs they start run as (it passes
+    only itself, only to SageMaker). It can:
+
+    * run the persona's Studio apps (``CreateApp`` only on the allowlisted instance types: the
+      ``sagemaker:InstanceTypes`` condition), and for data scientists and ML engineers manage spaces of this
+      domain on those types too;
+    * read and write its own prefix of the ML bucket (``<bucket_prefix><persona>/``), and use the key only
+      through SageMaker;
+    * create the persona's jobs only inside the VPC and with the key: ``Null`` + ``ForAllValues`` conditions on
+      ``sagemaker:VpcSubnets`` and ``sagemaker:VpcSecurityGroupIds`` (the network's subnets and security group),
+      ``ArnEquals`` on ``sagemaker:VolumeKmsKey`` and ``sagemaker:OutputKmsKey``, and ``sagemaker:NetworkIsolation``
+      true for training, processing and tuning jobs when ``require_network_isolation``. IAM has no VPC keys for
+      ``CreateTransformJob`` (its VPC comes from the model, which ``CreateModel``'s conditions pin);
+    * register model versions in the given groups, only pending approval (``grant_register``), never approve
+      (no ``UpdateModelPackage``);
+    * with a curated hub, read the hub and use its allowlisted JumpStart models (public hub content by exact ARN).
+
+    :param persona: The persona.
+    :param domain_id: ID of the Studio domain (apps, spaces and profiles of other domains stay out of reach).
+    :param network: Network whose subnets and security group jobs must use.
+    :param bucket: ML bucket; the role gets ``<bucket_prefix><persona>/``.
+    :param encryption_key: Key jobs must encrypt volumes and outputs with.
+    :param allowed_instance_types: Instance types apps and spaces may use.
+    :param model_package_groups: Groups the role may register versions in. Default: none.
+    :param hub: Curated JumpStart hub the role may use. Default: none (no hub or JumpStart access).
+    :param bucket_prefix: Parent prefix of the persona prefixes. Default: "studio/".
+    :param require_network_isolation: Require network isolation for training, processing and tuning jobs.
+        Default: True.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        persona: Persona | str,
+        domain_id: str,
+        network: SageMakerNetwork,
+        bucket: MlBucket,
+        encryption_key: kms.IKey,
+        allowed_instance_types: Sequence[str],
+        model_package_groups: Sequence[IModelPackageGroup] = (),
+        hub: "CuratedHub | None" = None,
+        bucket_prefix: str = "studio/",
+        require_network_isolation: bool = True,
+    ) -> None:
+        super().__init__(scope, id)
+        self.persona = Persona.parse("persona", persona)
+        require_s3_prefix("bucket_prefix", bucket_prefix)
+        if not bucket_prefix.endswith("/"):
+            raise ValidationError(f"bucket_prefix must end with '/', got {bucket_prefix!r}")
+        settings = self.persona.settings
+        self.prefix = f"{bucket_prefix}{self.persona.value}/"
+        self.role = iam.Role(
+            self,
+            "Resource",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Studio execution role of the {self.persona.value} persona",
+        )
+        self.grant_principal = self.role.grant_principal
+        stack = Stack.of(self)
+        self._arn_base = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        self._nag_base = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
+        self._domain_id = domain_id
+        self._nag_domain = _nag_token(stack, domain_id)
+        instance_types = list(allowed_instance_types)
+
+        self._studio(settings, instance_types)
+        bucket.grant_read_write_prefix(self.role, self.prefix)
+        self._key(encryption_key)
+        self._jobs(settings, network, encryption_key, require_network_isolation)
+        self._support(network)
+        for group in model_package_groups:
+            group.grant_register(self.role)
+            if settings.read_registry:
+                group.grant_read(self.role)
+        if hub is not None:
+            hub.grant_use(self.role)
+        self._acknowledge_bucket(bucket)
+
+    # -- statement groups ------------------------------------------------------------------------------------
+
+    def _add(self, actions: Sequence[str], resources: Sequence[str], conditions: dict[str, Any] | None = None) -> None:
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=[f"sagemaker:{a}" if ":" not in a else a for a in actions], resources=list(resources), conditions=conditions)
+        )
+
+    def _ack(self, applies_to: str, reason: str) -> None:
+        acknowledge(self.role, "AwsSolutions-IAM5", reason, applies_to=applies_to)
+
+    def _studio(self, settings: PersonaSettings, instance_types: list[str]) -> None:
+        d = self._domain_id
+        self._add(["DescribeDomain"], [f"{self._arn_base}:domain/{d}"])
+        self._add(["DescribeUserProfile"], [f"{self._arn_base}:user-profile/{d}/*"])
+        self._ack(
+            f"Resource::{self._nag_base}:user-profile/{self._nag_domain}/*",
+            "Studio reads the signed-in user's profile; profiles are added from configuration and by admins, so IAM "
+            "names them by this domain's prefix (read-only).",
+        )
+        app_arns = []
+        for app_type in settings.app_types:
+            for spelling in dict.fromkeys((app_type, app_type.lower())):
+                app_arns.append(f"{self._arn_base}:app/{d}/*/{spelling}/*")
+                self._ack(
+                    f"Resource::{self._nag_base}:app/{self._nag_domain}/*/{spelling}/*",
+                    f"Studio names {app_type} apps by user profile or space and app name at launch; the ARN pins this "
+                    "domain and the persona's app type, and CreateApp is limited to allowlisted instance types.",
+                )
+        instance_condition = {"ForAllValues:StringEquals": {"sagemaker:InstanceTypes": [*instance_types, "system"]}}
+        self._add(["CreateApp"], app_arns, instance_condition)
+        self._add(["DeleteApp", "DescribeApp"], app_arns)
+        list_actions = ["ListApps"]
+        tagged = list(app_arns)
+        tagging_actions = ["CreateApp"]
+        if settings.spaces:
+            space_arn = f"{self._arn_base}:space/{d}/*"
+            self._add(["CreateSpace", "UpdateSpace"], [space_arn], instance_condition)
+            self._add(["DeleteSpace", "DescribeSpace"], [space_arn])
+            self._ack(
+                f"Resource::{self._nag_base}:space/{self._nag_domain}/*",
+                "Users name their own spaces in Studio; the ARN pins this domain and CreateSpace/UpdateSpace are "
+                "limited to the allowlisted instance types.",
+            )
+            list_actions.append("ListSpaces")
+            tagged.append(space_arn)
+            tagging_actions.append("CreateSpace")
+        # Tag propagation: SageMaker tags what Studio creates, with the caller's permission to tag it.
+        self._add(["AddTags"], tagged, {"StringEquals": {"sagemaker:TaggingAction": tagging_actions}})
+        self._add(list_actions, ["*"])
+        self._ack(
+            "Resource::*",
+            "ListApps/ListSpaces, the job List* actions, ECR GetAuthorizationToken and the EC2 Describe* calls that "
+            "VPC jobs need support no resource-level permission (IAM requires Resource '*'); all are read-only.",
+        )
+        stack = Stack.of(self)
+        logs_arn = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker/*"
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"],
+                resources=[logs_arn],
+            )
+        )
+        self._ack(
+            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/*",
+            "Studio apps and the jobs this role runs write and read their logs in SageMaker's /aws/sagemaker/* log "
+            "groups, whose streams are named per app and job at run time.",
+        )
+
+    def _key(self, key: kms.IKey) -> None:
+        """The key, only through SageMaker (exact actions; no GenerateDataKey* wildcard)."""
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+                ],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{Stack.of(self).region}.amazonaws.com"}},
+            )
+        )
+
+    def _jobs(self, settings: PersonaSettings, network: SageMakerNetwork, key: kms.IKey, isolation: bool) -> None:
+        vpc = {
+            "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+            "ForAllValues:StringEquals": {
+                "sagemaker:VpcSubnets": network.subnet_ids,
+                "sagemaker:VpcSecurityGroupIds": [network.security_group.security_group_id],
+            },
+        }
+        kms_keys = {"ArnEquals": {"sagemaker:VolumeKmsKey": key.key_arn, "sagemaker:OutputKmsKey": key.key_arn}}
+        created: list[str] = []
+        for kind in settings.jobs:
+            actions, resource_type, has_vpc_keys = _JOBS[kind]
+            conditions: dict[str, Any] = dict(kms_keys)
+            if has_vpc_keys:
+                conditions.update(vpc)
+                if isolation and kind in ("training", "processing", "tuning"):
+                    conditions["Bool"] = {"sagemaker:NetworkIsolation": "true"}
+            job_arn = f"{self._arn_base}:{resource_type}/*"
+            self._add(actions, [job_arn], conditions)
+            self._add(_JOB_READ[kind], [job_arn])
+            self._add(_JOB_LIST[kind], ["*"])
+            self._ack(
+                f"Resource::{self._nag_base}:{resource_type}/*",
+                f"Users name their {resource_type}s when they start them; creation is only allowed inside the VPC "
+                "and with the platform's KMS key (IAM conditions), describe/stop are read or stop-only.",
+            )
+            created += [f"{self._arn_base}:{resource_type}/*"]
+        tagging = [a for kind in settings.jobs for a in _JOBS[kind][0]]
+        if settings.models:
+            model_arn = f"{self._arn_base}:model/*"
+            model_conditions: dict[str, Any] = dict(vpc)
+            if isolation:
+                model_conditions["Bool"] = {"sagemaker:NetworkIsolation": "true"}
+            self._add(["CreateModel"], [model_arn], model_conditions)
+            self._add(["DescribeModel", "DeleteModel"], [model_arn])
+            self._ack(
+                f"Resource::{self._nag_base}:model/*",
+                "Batch predictions need a model named at run time; CreateModel is only allowed inside the VPC "
+                "(sagemaker:VpcSubnets / VpcSecurityGroupIds conditions).",
+            )
+            created.append(model_arn)
+            tagging.append("CreateModel")
+        if created:
+            self._add(["AddTags"], created, {"StringEquals": {"sagemaker:TaggingAction": tagging}})
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[self.role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                )
+            )
+
+    def _support(self, network: SageMakerNetwork) -> None:
+        """What jobs running as this role need: ENIs in the VPC, and images from ECR."""
+        stack = Stack.of(self)
+        ec2_base = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeDhcpOptions", "ecr:GetAuthorizationToken"],
+                resources=["*"],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
+                resources=[
+                    f"{ec2_base}:network-interface/*",
+                    *[f"{ec2_base}:subnet/{s}" for s in network.subnet_ids],
+                    f"{ec2_base}:security-group/{network.security_group.security_group_id}",
+                ],
+            )
+        )
+        self._ack(
+            "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*",
+            "Jobs in the VPC get network interfaces SageMaker creates at run time; the subnets and security group "
+            "they may be created in are named exactly.",
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/*"],
+            )
+        )
+        self._ack(
+            "Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:*:repository/*",
+            "SageMaker's framework, AutoML and JumpStart images live in AWS-owned ECR accounts that differ per region "
+            "and framework; the role can only pull (read) images in this region.",
+        )
+
+    def _acknowledge_bucket(self, bucket: MlBucket) -> None:
+        # A bucket of another stack is an import whose export name CDK only decides while preparing the app, so
+        # this acknowledgment is added at validation time, when cdk-nag's text for it is known.
+        stack = Stack.of(self)
+        reason = (
+            f"The {self.persona.value} persona reads and writes only under its own prefix {self.prefix} of the ML "
+            "bucket; object names below it are chosen by users and jobs."
+        )
+        self.node.add_validation(
+            _DeferredAcknowledgment(self.role, reason, lambda: f"Resource::{_nag_token(stack, bucket.bucket_arn)}/{self.prefix}*")
+        )
+
+
+@jsii.implements(IValidation)
+class _DeferredAcknowledgment:
+    """Adds an IAM5 acknowledgment when the app is validated (after cross-stack references are resolved)."""
+
+    def __init__(self, scope: Construct, reason: str, applies_to: Callable[[], str]) -> None:
+        self._scope, self._reason, self._applies_to = scope, reason, applies_to
+
+    def validate(self) -> list[str]:
+        acknowledge(self._scope, "AwsSolutions-IAM5", self._reason, applies_to=self._applies_to())
+        return []
+
+
+def _nag_token(stack: Stack, value: str) -> str:
+    """How cdk-nag prints ``value`` in a finding: a literal as it is, a reference as ``<LogicalId.Attr>``."""
+    if not Token.is_unresolved(value):
+        return value
+    resolved = stack.resolve(value)
+    if isinstance(resolved, dict):
+        if "Fn::GetAtt" in resolved:
+            logical, attr = resolved["Fn::GetAtt"]
+            return f"<{logical}.{attr}>"
+        if "Ref" in resolved:
+            return f"<{resolved['Ref']}>"
+        if "Fn::ImportValue" in resolved:
+            return str(resolved["Fn::ImportValue"])
+    return str(resolved)

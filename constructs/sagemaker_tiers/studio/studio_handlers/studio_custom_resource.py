@@ -1,0 +1,131 @@
+"""CloudFormation custom-resource plumbing shared by the Studio handlers (stdlib only).
+
+Every Studio custom resource answers CloudFormation through :func:`run`:
+
+* a malformed *event* (not a CloudFormation request: no ``RequestType``, ``ResponseURL``...) raises, so Lambda's
+  asynchronous retries and the on-failure queue keep it; nothing is sent;
+* a malformed *request* (bad ``ResourceProperties``) is answered ``FAILED`` with ``bad request: ...`` (the 4xx of a
+  custom resource), and so is any AWS error;
+* physical ids: a failed Create answers ``failed-create:<RequestId>``; the Delete CloudFormation then sends for
+  that id (on rollback) succeeds without calling AWS, because nothing was left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+LOG = logging.getLogger()
+LOG.setLevel(logging.INFO)
+
+FAILED_CREATE_PREFIX = "failed-create:"
+REQUIRED_KEYS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId", "ResourceProperties")
+REQUEST_TYPES = ("Create", "Update", "Delete")
+MAX_REASON = 1000
+
+
+class BadRequest(ValueError):
+    """The request's properties are invalid: answered FAILED, never retried."""
+
+
+class NotDoneYet(Exception):
+    """The operation needs another invocation: nothing is answered, so Lambda's async retry continues the work."""
+
+
+Outcome = tuple[str, dict[str, str]]
+Operation = Callable[[Mapping[str, Any]], Outcome]
+
+
+def check_event(event: Any) -> None:
+    """Raise ValueError unless ``event`` is a CloudFormation custom resource request."""
+    if not isinstance(event, Mapping):
+        raise ValueError(f"not a CloudFormation custom resource request: {type(event).__name__}")
+    missing = [k for k in REQUIRED_KEYS if k not in event]
+    if missing:
+        raise ValueError(f"not a CloudFormation custom resource request: missing {', '.join(missing)}")
+    if event["RequestType"] not in REQUEST_TYPES:
+        raise ValueError(f"RequestType must be one of {', '.join(REQUEST_TYPES)}, got {event['RequestType']!r}")
+    if not isinstance(event["ResourceProperties"], Mapping):
+        raise ValueError("ResourceProperties must be an object")
+    if event["RequestType"] != "Create" and not event.get("PhysicalResourceId"):
+        raise ValueError(f"{event['RequestType']} request without PhysicalResourceId")
+
+
+def is_failed_create(event: Mapping[str, Any]) -> bool:
+    """True for the Update/Delete of a resource whose Create failed (nothing exists for it)."""
+    return str(event.get("PhysicalResourceId", "")).startswith(FAILED_CREATE_PREFIX)
+
+
+def respond(event: Mapping[str, Any], operations: Mapping[str, Operation]) -> dict[str, Any]:
+    """Run the operation for ``event["RequestType"]`` and build the response body (no I/O besides the operation)."""
+    check_event(event)
+    request_type = event["RequestType"]
+    try:
+        if request_type == "Delete" and is_failed_create(event):
+            physical_id, data = event["PhysicalResourceId"], {}
+        else:
+            physical_id, data = operations[request_type](event)
+        status, reason = "SUCCESS", "OK"
+    except NotDoneYet:
+        raise
+    except BadRequest as error:
+        status, reason, data = "FAILED", f"bad request: {error}", {}
+        physical_id = _failed_physical_id(event)
+    except Exception as error:  # noqa: BLE001 - every AWS error is answered, never left to time out
+        LOG.exception("%s failed", request_type)
+        status, reason, data = "FAILED", f"{type(error).__name__}: {error}", {}
+        physical_id = _failed_physical_id(event)
+    return {
+        "Status": status,
+        "Reason": reason[:MAX_REASON],
+        "PhysicalResourceId": physical_id,
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+        "NoEcho": False,
+        "Data": data,
+    }
+
+
+def _failed_physical_id(event: Mapping[str, Any]) -> str:
+    if event["RequestType"] == "Create":
+        return f"{FAILED_CREATE_PREFIX}{event['RequestId']}"
+    return str(event["PhysicalResourceId"])
+
+
+def send(url: str, body: Mapping[str, Any]) -> None:
+    """PUT the response to CloudFormation's presigned URL (raises if it cannot be delivered, so Lambda retries)."""
+    payload = json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(
+        url, data=payload, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(payload))}
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - CloudFormation's https URL
+        LOG.info("response delivered: %s %s", body["Status"], reply.status)
+
+
+def run(event: Any, operations: Mapping[str, Operation]) -> dict[str, Any]:
+    """Answer one custom resource request: the thin shell every Studio handler delegates to."""
+    body = respond(event, operations)
+    LOG.info(json.dumps({k: body[k] for k in ("Status", "Reason", "PhysicalResourceId", "LogicalResourceId")}))
+    send(event["ResponseURL"], body)
+    return body
+
+
+def error_code(error: Exception) -> str:
+    """The AWS error code of a botocore ClientError, or "" for anything else."""
+    response = getattr(error, "response", None)
+    if isinstance(response, Mapping):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_not_found(error: Exception) -> bool:
+    """SageMaker says "not found" as ResourceNotFound, or as a ValidationException that does not find it."""
+    code = error_code(error)
+    if code in ("ResourceNotFound", "ResourceNotFoundException"):
+        return True
+    message = str(error).lower()
+    return code == "ValidationException" and ("does not exist" in message or "could not find" in message or "not found" in message)

@@ -1,0 +1,331 @@
+"""StudioDomain, CuratedHub, PersonaRole and CanvasIdleShutdown: one synth of a stack with all of them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import App, Duration, Stack
+from aws_cdk.assertions import Match, Template
+
+from sagemaker_tiers import MlBucket, MlEncryptionKey, ModelPackageGroup, SageMakerNetwork, ValidationError
+from sagemaker_tiers.studio import (
+    STUDIO_APP_INSTANCE_TYPES,
+    CanvasIdleShutdown,
+    CanvasOptions,
+    CuratedHub,
+    Persona,
+    SharedSpace,
+    StudioDomain,
+    StudioUser,
+)
+from tests.conftest import ROOT, app_context
+
+ALLOWED = ("ml.t3.medium", "ml.m5.xlarge")
+USERS = [
+    StudioUser("ada", "data-scientist"),
+    StudioUser("eve", Persona.ML_ENGINEER),
+    StudioUser("bob", "business-analyst"),
+]
+
+
+def _base(stack: Stack):  # type: ignore[no-untyped-def]
+    key = MlEncryptionKey(stack, "Key")
+    bucket = MlBucket(stack, "Bucket", encryption_key=key)
+    network = SageMakerNetwork(stack, "Network", encryption_key=key)
+    return key, bucket, network
+
+
+@pytest.fixture(scope="module")
+def synth() -> dict[str, Any]:
+    stack = Stack(App(context=app_context()), "StudioTest")
+    key, bucket, network = _base(stack)
+    group = ModelPackageGroup(stack, "Churn", model_package_group_name="churn")
+    hub = CuratedHub(stack, "Hub", encryption_key=key, model_ids=["huggingface-text2text-flan-t5-base", "pytorch-ic-mobilenet-v2"])
+    domain = StudioDomain(
+        stack,
+        "Studio",
+        network=network,
+        encryption_key=key,
+        bucket=bucket,
+        users=USERS,
+        allowed_instance_types=ALLOWED,
+        idle_timeout_minutes=90,
+        max_idle_timeout_minutes=180,
+        model_package_groups=[group],
+        jumpstart_hub=hub,
+        jumpstart_personas=["data-scientist"],
+        canvas=CanvasOptions(model_package_group=group),
+    )
+    disposable = StudioDomain(
+        stack,
+        "Disposable",
+        network=network,
+        encryption_key=key,
+        bucket=bucket,
+        users=[StudioUser("sam", "ml-engineer")],
+        shared_spaces=[SharedSpace("team", "sam")],
+        cleanup_on_delete=True,
+    )
+    idle = CanvasIdleShutdown(stack, "CanvasIdle", domain=domain, encryption_key=key, idle_limit=Duration.minutes(150))
+    template = Template.from_stack(stack)
+    return {"stack": stack, "template": template, "json": template.to_json(), "domain": domain, "disposable": disposable, "idle": idle, "hub": hub}
+
+
+def _resources(synth: dict[str, Any], type_: str) -> dict[str, dict]:
+    return {k: v for k, v in synth["json"]["Resources"].items() if v["Type"] == type_}
+
+
+def _domain(synth: dict[str, Any], construct: StudioDomain) -> dict:
+    logical = Stack.of(construct).get_logical_id(construct.node.default_child)  # type: ignore[arg-type]
+    return synth["json"]["Resources"][logical]
+
+
+def _role_statements(synth: dict[str, Any], domain: StudioDomain, persona: Persona) -> list[dict]:
+    role_id = Stack.of(domain).get_logical_id(domain.roles[persona].role.node.default_child)  # type: ignore[arg-type]
+    statements: list[dict] = []
+    for resource in synth["json"]["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in resource["Properties"]["Roles"]:
+            statements += resource["Properties"]["PolicyDocument"]["Statement"]
+        if resource["Type"] == "AWS::IAM::ManagedPolicy" and {"Ref": role_id} in resource["Properties"].get("Roles", []):
+            statements += resource["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statement: dict) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
+def _with_action(statements: list[dict], action: str) -> list[dict]:
+    return [s for s in statements if action in _actions(s)]
+
+
+def test_domain_is_vpc_only_encrypted_and_locked_down(synth) -> None:
+    props = _domain(synth, synth["domain"])["Properties"]
+    assert props["AppNetworkAccessType"] == "VpcOnly"
+    assert props["AuthMode"] == "IAM"
+    assert props["KmsKeyId"]["Fn::GetAtt"][1] == "Arn"
+    assert props["TagPropagation"] == "ENABLED"
+    assert props["DomainSettings"] == {"DockerSettings": {"EnableDockerAccess": "DISABLED"}, "ExecutionRoleIdentityConfig": "USER_PROFILE_NAME"}
+    assert len(props["SubnetIds"]) == 2 and "Ref" in props["VpcId"]
+    assert props["DefaultUserSettings"]["SecurityGroups"][0]["Fn::GetAtt"][1] == "GroupId"
+    assert props["DefaultUserSettings"]["DefaultLandingUri"] == "studio::"
+
+
+def test_idle_shutdown_default_and_maximum_for_jupyterlab_and_code_editor(synth) -> None:
+    settings = _domain(synth, synth["domain"])["Properties"]["DefaultUserSettings"]
+    expected = {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 90, "MinIdleTimeoutInMinutes": 60, "MaxIdleTimeoutInMinutes": 180}
+    for app in ("JupyterLabAppSettings", "CodeEditorAppSettings"):
+        assert settings[app]["AppLifecycleManagement"]["IdleSettings"] == expected
+        assert settings[app]["DefaultResourceSpec"] == {"InstanceType": "ml.t3.medium"}
+    space = _domain(synth, synth["domain"])["Properties"]["DefaultSpaceSettings"]["JupyterLabAppSettings"]
+    assert space["AppLifecycleManagement"]["IdleSettings"] == expected
+
+
+def test_every_instance_type_but_the_allowlist_is_hidden(synth) -> None:
+    hidden = _domain(synth, synth["domain"])["Properties"]["DefaultUserSettings"]["StudioWebPortalSettings"]["HiddenInstanceTypes"]
+    assert set(hidden) == set(STUDIO_APP_INSTANCE_TYPES) - set(ALLOWED)
+    for profile in _resources(synth, "AWS::SageMaker::UserProfile").values():
+        assert set(profile["Properties"]["UserSettings"]["StudioWebPortalSettings"]["HiddenInstanceTypes"]).isdisjoint(ALLOWED)
+
+
+def test_profiles_get_their_persona_role_apps_and_tools(synth) -> None:
+    domain = synth["domain"]
+    profiles = {p["Properties"]["UserProfileName"]: p for p in _resources(synth, "AWS::SageMaker::UserProfile").values()}
+    assert {"ada", "eve", "bob", "sam"} == set(profiles)
+    for name, persona in (("ada", Persona.DATA_SCIENTIST), ("eve", Persona.ML_ENGINEER), ("bob", Persona.BUSINESS_ANALYST)):
+        settings = profiles[name]["Properties"]["UserSettings"]
+        role_id = Stack.of(domain).get_logical_id(domain.roles[persona].role.node.default_child)
+        assert settings["ExecutionRole"] == {"Fn::GetAtt": [role_id, "Arn"]}
+        assert profiles[name]["DeletionPolicy"] == "Retain"
+    portal = {n: p["Properties"]["UserSettings"]["StudioWebPortalSettings"] for n, p in profiles.items()}
+    assert "Canvas" in portal["ada"]["HiddenAppTypes"] and "JupyterLab" not in portal["ada"]["HiddenAppTypes"]
+    assert "JupyterLab" in portal["bob"]["HiddenAppTypes"] and "Canvas" not in portal["bob"]["HiddenAppTypes"]
+    assert "JupyterServer" in portal["eve"]["HiddenAppTypes"]  # Studio Classic is hidden for everyone
+    # JumpStart: on for data scientists (the configured persona), hidden for the others.
+    assert "JumpStart" not in portal["ada"]["HiddenMlTools"]
+    assert "JumpStart" in portal["eve"]["HiddenMlTools"] and "JumpStart" in portal["bob"]["HiddenMlTools"]
+
+
+def test_no_iam_policy_in_the_stack_has_a_wildcard_action_or_full_access(synth) -> None:
+    for logical, resource in synth["json"]["Resources"].items():
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                assert not [a for a in _actions(statement) if "*" in a], (logical, statement)
+        if resource["Type"] == "AWS::IAM::Role":
+            assert "FullAccess" not in json.dumps(resource["Properties"].get("ManagedPolicyArns", [])), logical
+
+
+def test_jobs_only_in_the_vpc_with_the_key_and_isolation(synth) -> None:
+    statements = _role_statements(synth, synth["domain"], Persona.DATA_SCIENTIST)
+    (training,) = _with_action(statements, "sagemaker:CreateTrainingJob")
+    conditions = training["Condition"]
+    assert conditions["Null"] == {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"}
+    assert len(conditions["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"]) == 2
+    assert len(conditions["ForAllValues:StringEquals"]["sagemaker:VpcSecurityGroupIds"]) == 1
+    assert set(conditions["ArnEquals"]) == {"sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"}
+    assert conditions["Bool"] == {"sagemaker:NetworkIsolation": "true"}
+    (automl,) = _with_action(statements, "sagemaker:CreateAutoMLJobV2")
+    assert "Null" in automl["Condition"] and "ArnEquals" in automl["Condition"]
+    (pass_role,) = _with_action(statements, "iam:PassRole")
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assert "Fn::GetAtt" in pass_role["Resource"]  # its own role only
+    # Business analysts (Canvas) get no training jobs; ML engineers get models only inside the VPC.
+    assert not _with_action(_role_statements(synth, synth["domain"], Persona.BUSINESS_ANALYST), "sagemaker:CreateTrainingJob")
+    (model,) = _with_action(_role_statements(synth, synth["domain"], Persona.ML_ENGINEER), "sagemaker:CreateModel")
+    assert "ForAllValues:StringEquals" in model["Condition"]
+
+
+def test_apps_and_spaces_only_on_allowlisted_instance_types(synth) -> None:
+    statements = _role_statements(synth, synth["domain"], Persona.ML_ENGINEER)
+    for action in ("sagemaker:CreateApp", "sagemaker:CreateSpace", "sagemaker:UpdateSpace"):
+        (statement,) = _with_action(statements, action)
+        assert statement["Condition"]["ForAllValues:StringEquals"]["sagemaker:InstanceTypes"] == [*ALLOWED, "system"]
+    (create_app,) = _with_action(_role_statements(synth, synth["domain"], Persona.BUSINESS_ANALYST), "sagemaker:CreateApp")
+    assert all("/Canvas/" in json.dumps(r) or "/canvas/" in json.dumps(r) for r in create_app["Resource"])
+
+
+def test_personas_register_pending_approval_but_never_approve(synth) -> None:
+    for persona in Persona:
+        statements = _role_statements(synth, synth["domain"], persona)
+        assert not _with_action(statements, "sagemaker:UpdateModelPackage"), persona
+        (register,) = _with_action(statements, "sagemaker:CreateModelPackage")
+        assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+
+
+def test_persona_roles_reach_only_their_own_bucket_prefix(synth) -> None:
+    for persona in Persona:
+        statements = _role_statements(synth, synth["domain"], persona)
+        (put,) = _with_action(statements, "s3:PutObject")
+        assert f"/studio/{persona.value}/*" in json.dumps(put["Resource"])
+        listing = _with_action(statements, "s3:ListBucket")
+        assert listing[0]["Condition"]["StringLike"]["s3:prefix"] == [f"studio/{persona.value}/*"]
+
+
+def test_only_jumpstart_personas_can_use_the_curated_hub_models(synth) -> None:
+    hub = synth["hub"]
+    ds = _with_action(_role_statements(synth, synth["domain"], Persona.DATA_SCIENTIST), "sagemaker:DescribeHubContent")
+    assert len(ds) == 1
+    resources = json.dumps(ds[0]["Resource"])
+    for model_id in hub.model_ids:
+        assert f":aws:hub-content/SageMakerPublicHub/Model/{model_id}" in resources
+    assert "SageMakerPublicHub/Model/*" not in resources
+    for persona in (Persona.ML_ENGINEER, Persona.BUSINESS_ANALYST):
+        assert not _with_action(_role_statements(synth, synth["domain"], persona), "sagemaker:DescribeHubContent")
+
+
+def test_hub_and_its_model_references(synth) -> None:
+    template: Template = synth["template"]
+    template.has_resource_properties("AWS::SageMaker::Hub", {"HubName": synth["hub"].hub_name, "HubDescription": Match.any_value()})
+    template.has_resource(
+        "Custom::JumpStartHubModelReferences",
+        {
+            "Properties": Match.object_like(
+                {"HubName": synth["hub"].hub_name, "ModelIds": ["huggingface-text2text-flan-t5-base", "pytorch-ic-mobilenet-v2"]}
+            ),
+            "DependsOn": Match.array_with([Match.string_like_regexp("HubReferencesHandlerRole")]),
+        },
+    )
+    template.has_resource_properties("AWS::Lambda::Function", {"Handler": "studio_hub_content.handler", "TracingConfig": {"Mode": "Active"}})
+
+
+def test_canvas_settings_are_applied_by_a_custom_resource(synth) -> None:
+    (resource,) = _resources(synth, "Custom::CanvasSettings").values()
+    props = resource["Properties"]
+    assert props["UserProfileName"] == "bob"
+    settings = props["Settings"]
+    assert settings["TimeSeriesForecastingSettings"] == {"Status": "ENABLED"}
+    assert settings["ModelRegisterSettings"] == {"Status": "ENABLED"}  # no cross-account role
+    assert settings["DirectDeploySettings"] == {"Status": "DISABLED"}
+    assert settings["KendraSettings"] == {"Status": "DISABLED"}
+    assert "GenerativeAiSettings" not in settings and "IdentityProviderOAuthSettings" not in settings
+    assert "studio/business-analyst/canvas/" in json.dumps(settings["WorkspaceSettings"]["S3ArtifactPath"])
+    assert "Fn::GetAtt" in settings["WorkspaceSettings"]["S3KmsKeyId"]
+    # Only the analysts' profiles can be updated by the handler.
+    handler_policies = [
+        s for r in _resources(synth, "AWS::IAM::Policy").values() for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if "sagemaker:UpdateUserProfile" in _actions(s)
+    ]
+    (update,) = handler_policies
+    assert "/bob" in json.dumps(update["Resource"]) and "/ada" not in json.dumps(update["Resource"])
+
+
+def test_idle_canvas_apps_are_checked_on_a_schedule(synth) -> None:
+    template: Template = synth["template"]
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(15 minutes)", "Targets": [Match.object_like({"DeadLetterConfig": Match.any_value(), "RetryPolicy": Match.any_value()})]})
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "studio_canvas_idle.handler", "ReservedConcurrentExecutions": 1, "Environment": {"Variables": Match.object_like({"IDLE_LIMIT_SECONDS": "9000"})}},
+    )
+
+
+def test_retained_by_default_and_cleanup_is_opt_in(synth) -> None:
+    assert _domain(synth, synth["domain"])["DeletionPolicy"] == "Retain"
+    assert synth["domain"].cleanup is None
+    disposable = synth["disposable"]
+    assert _domain(synth, disposable)["DeletionPolicy"] == "Delete"
+    (cleanup,) = _resources(synth, "Custom::StudioDomainCleanup").values()
+    depends = cleanup["DependsOn"]
+    stack = synth["stack"]
+    # Created after the profile and the space, so deleted before them.
+    assert stack.get_logical_id(disposable.user_profiles["sam"]) in depends
+    assert stack.get_logical_id(disposable.spaces["team"]) in depends
+    space = synth["json"]["Resources"][stack.get_logical_id(disposable.spaces["team"])]
+    assert space["Properties"]["SpaceSharingSettings"] == {"SharingType": "Shared"}
+    assert space["Properties"]["OwnershipSettings"] == {"OwnerUserProfileName": "sam"}
+
+
+def test_instance_type_list_only_holds_types_cloudformation_accepts() -> None:
+    import glob
+
+    schemas = glob.glob(str(ROOT / ".venv/lib/python3.*/site-packages/cfnlint/data/schemas/resources/*.json"))
+    domain_schema = next(json.load(open(p)) for p in schemas if '"typeName": "AWS::SageMaker::Domain"' in open(p).read())
+    accepted = set(domain_schema["definitions"]["AppInstanceType"]["enum"])
+    assert set(STUDIO_APP_INSTANCE_TYPES) <= accepted
+
+
+# -- bad input fails at construction, naming the prop ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base() -> tuple:
+    stack = Stack(App(context=app_context()), "BadInput")
+    return (stack, *_base(stack))
+
+
+def _domain_with(base: tuple, **props: Any) -> StudioDomain:
+    stack, key, bucket, network = base
+    return StudioDomain(stack, f"D{len(stack.node.children)}", network=network, encryption_key=key, bucket=bucket, **props)
+
+
+def test_unknown_persona_fails(base) -> None:
+    with pytest.raises(ValidationError, match=r"users\[zoe\]\.persona must be one of 'data-scientist', 'ml-engineer', 'business-analyst', got 'wizard'"):
+        _domain_with(base, users=[StudioUser("zoe", "wizard")])
+
+
+def test_instance_type_not_in_sagemakers_list_fails(base) -> None:
+    with pytest.raises(ValidationError, match=r"allowed_instance_types must only name Studio app instance types.*got 'ml\.t2\.nano'"):
+        _domain_with(base, allowed_instance_types=["ml.t3.medium", "ml.t2.nano"])
+    with pytest.raises(ValidationError, match=r"default_instance_type must be one of allowed_instance_types"):
+        _domain_with(base, allowed_instance_types=["ml.m5.large"])
+
+
+def test_idle_limit_above_the_maximum_fails(base) -> None:
+    with pytest.raises(ValidationError, match=r"idle_timeout_minutes must be a whole number between 60 and 120, got 180"):
+        _domain_with(base, idle_timeout_minutes=180, max_idle_timeout_minutes=120)
+    with pytest.raises(ValidationError, match=r"max_idle_timeout_minutes must be a whole number between 60 and 525600, got 30"):
+        _domain_with(base, idle_timeout_minutes=60, max_idle_timeout_minutes=30)
+
+
+def test_other_bad_props_fail(base) -> None:
+    with pytest.raises(ValidationError, match=r"shared_spaces\[team\]\.owner must be a data scientist or ML engineer"):
+        _domain_with(base, users=[StudioUser("bob", "business-analyst")], shared_spaces=[SharedSpace("team", "bob")])
+    with pytest.raises(ValidationError, match=r"users\[ann\]\.sso_user_name must be the IAM Identity Center user name"):
+        _domain_with(base, auth_mode="SSO", users=[StudioUser("ann", "data-scientist")])
+    with pytest.raises(ValidationError, match="users must not repeat values"):
+        _domain_with(base, users=[StudioUser("ann", "data-scientist"), StudioUser("ann", "ml-engineer")])
+    stack, key, *_ = base
+    with pytest.raises(ValidationError, match=r"model_ids must be a list of JumpStart model ids.*got 'bad id'"):
+        CuratedHub(stack, "BadHub", encryption_key=key, model_ids=["bad id"])
