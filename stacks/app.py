@@ -13,10 +13,11 @@ from stacks.foundation_stack import FoundationStack
 from stacks.autopilot_stack import AutopilotConfig, AutopilotStack
 from stacks.registry_stack import RegistryStack
 from stacks.studio_stack import StudioConfig, StudioStack
+from stacks.training_stack import TrainingConfig, TrainingStack
 
 
 #: Every configuration dataclass the app reads from cdk.json context (a test keeps cdk.json in step).
-CONFIG_CLASSES = (AppConfig, AutopilotConfig, StudioConfig)
+CONFIG_CLASSES = (AppConfig, TrainingConfig, AutopilotConfig, StudioConfig)
 
 
 @dataclass
@@ -26,6 +27,7 @@ class TiersApp:
     config: AppConfig
     foundation: FoundationStack
     registry: RegistryStack
+    training: TrainingStack
     autopilot: AutopilotStack
     studio: StudioStack
 
@@ -46,6 +48,10 @@ def build_app(app: App) -> TiersApp:
     foundation = FoundationStack(app, f"{config.project_name}-foundation", config=config)
     registry = RegistryStack(app, f"{config.project_name}-registry", config=config, key=foundation.key)
     tiers = {"config": config, "foundation": foundation, "registry": registry}
+    training = TrainingStack(app, f"{config.project_name}-training", **tiers)
     autopilot = AutopilotStack(app, f"{config.project_name}-autopilot", **tiers)
     studio = StudioStack(app, f"{config.project_name}-studio", **tiers)
-    return TiersApp(config=config, foundation=foundation, registry=registry, autopilot=autopilot, studio=studio)
+    return TiersApp(
+        config=config, foundation=foundation, registry=registry,
+        training=training, autopilot=autopilot, studio=studio,
+    )

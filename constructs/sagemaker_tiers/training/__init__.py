@@ -1,0 +1,31 @@
+"""Training Job tier: your Docker image trained on SageMaker by a Step Functions pipeline, registered for approval."""
+
+from sagemaker_tiers.training.example import (
+    EXAMPLE_HYPERPARAMETERS,
+    EXAMPLE_IMAGE_DIRECTORY,
+    EXAMPLE_METRIC_DEFINITIONS,
+)
+from sagemaker_tiers.training.instance_types import (
+    INSTANCE_STORAGE_FAMILIES,
+    TRAINING_INSTANCE_TYPES,
+    has_instance_storage,
+)
+from sagemaker_tiers.training.training_pipeline import (
+    INVALID_INPUT_ERROR,
+    RUN_INPUT_KEYS,
+    TrainingChannel,
+    TrainingPipeline,
+)
+
+__all__ = [
+    "EXAMPLE_HYPERPARAMETERS",
+    "EXAMPLE_IMAGE_DIRECTORY",
+    "EXAMPLE_METRIC_DEFINITIONS",
+    "INSTANCE_STORAGE_FAMILIES",
+    "INVALID_INPUT_ERROR",
+    "RUN_INPUT_KEYS",
+    "TRAINING_INSTANCE_TYPES",
+    "TrainingChannel",
+    "TrainingPipeline",
+    "has_instance_storage",
+]
