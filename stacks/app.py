@@ -11,13 +11,14 @@ from sagemaker_tiers.core import defaults
 from stacks.config import AppConfig
 from stacks.foundation_stack import FoundationStack
 from stacks.autopilot_stack import AutopilotConfig, AutopilotStack
+from stacks.inference_stack import InferenceConfig, InferenceStack
 from stacks.registry_stack import RegistryStack
 from stacks.studio_stack import StudioConfig, StudioStack
 from stacks.training_stack import TrainingConfig, TrainingStack
 
 
 #: Every configuration dataclass the app reads from cdk.json context (a test keeps cdk.json in step).
-CONFIG_CLASSES = (AppConfig, TrainingConfig, AutopilotConfig, StudioConfig)
+CONFIG_CLASSES = (AppConfig, TrainingConfig, AutopilotConfig, StudioConfig, InferenceConfig)
 
 
 @dataclass
@@ -30,6 +31,7 @@ class TiersApp:
     training: TrainingStack
     autopilot: AutopilotStack
     studio: StudioStack
+    inference: InferenceStack
 
 
 def add_nag_checks(app: App) -> None:
@@ -51,7 +53,8 @@ def build_app(app: App) -> TiersApp:
     training = TrainingStack(app, f"{config.project_name}-training", **tiers)
     autopilot = AutopilotStack(app, f"{config.project_name}-autopilot", **tiers)
     studio = StudioStack(app, f"{config.project_name}-studio", **tiers)
+    inference = InferenceStack(app, f"{config.project_name}-inference", **tiers)
     return TiersApp(
         config=config, foundation=foundation, registry=registry,
-        training=training, autopilot=autopilot, studio=studio,
+        training=training, autopilot=autopilot, studio=studio, inference=inference,
     )

@@ -1,0 +1,1340 @@
+"""Keep a SageMaker endpoint on the approved version of a model package group, with blue/green and rollback.
+
+See :class:`ApprovedModelEndpoint`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack, Token
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.nag import acknowledge
+from sagemaker_tiers.core.validation import (
+    ValidationError,
+    require_duration,
+    require_int_in_range,
+    require_match,
+    require_one_of,
+    require_s3_prefix,
+)
+from sagemaker_tiers.foundation.network import SageMakerNetwork
+from sagemaker_tiers.inference.instance_types import REALTIME_INSTANCE_TYPES, has_local_storage
+from sagemaker_tiers.registry.approval_workflow import ApprovalWorkflow
+from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
+
+TrafficShift = Literal["all-at-once", "canary", "linear"]
+TRAFFIC_SHIFTS: tuple[str, ...] = ("all-at-once", "canary", "linear")
+SERVERLESS_MEMORY_SIZES: tuple[int, ...] = (1024, 2048, 3072, 4096, 5120, 6144)
+#: The one production variant of every endpoint configuration (blue/green needs the same name on both sides).
+VARIANT_NAME = "AllTraffic"
+#: Value of the approved-model parameter when no version of the group is approved.
+NONE = "NONE"
+_ENDPOINT_NAME = r"[a-z0-9](-*[a-z0-9]){0,39}"
+_PARAMETER_NAME = r"(/[A-Za-z0-9_.-]+){1,15}"
+_RETRY = {"errors": ["States.TaskFailed"], "interval": Duration.seconds(5), "max_attempts": 3, "backoff_rate": 2.0}
+
+
+class ApprovedModelEndpoint(Construct):
+    """A SageMaker endpoint that always serves the approved version of one model package group.
+
+    Example::
+
+        endpoint = ApprovedModelEndpoint(
+            self, "ChurnEndpoint",
+            workflow=registry.workflow, group=registry.groups["example-churn"],
+            encryption_key=foundation.key, network=foundation.network, bucket=foundation.bucket,
+        )
+        endpoint.endpoint_name        # what clients pass to InvokeEndpoint
+        endpoint.grant_invoke(app_role)
+
+    **Trigger.** The registry's promote function writes ``<prefix>/<group>/approved-model`` (a model package ARN,
+    or ``NONE``) whenever the group's approvals change, reconciled and deduplicated. Parameter Store emits a
+    "Parameter Store Change" event (``aws.ssm``; operation Create or Update) for each write, and an EventBridge
+    rule on exactly that parameter name starts the deployment state machine (24 h of retries, then an encrypted
+    dead-letter queue). Listening to the parameter rather than to SageMaker's approval events means the registry
+    decides which version is "the approved one" (newest approved, ``NONE`` after a revocation) in one place. The
+    state machine never trusts the event: it reads the parameter itself, so any execution (also one started by
+    hand with ``{}``) deploys what is approved *now*, and repeated or out-of-order events are harmless.
+
+    **Why Step Functions.** The endpoint's model and configuration change with every approval, at run time, from
+    a model package ARN CloudFormation does not know; a CloudFormation ``AWS::SageMaker::Endpoint`` would need a
+    stack update per approval. A state machine makes every step explicit, retried and visible.
+
+    **What an execution does.** Acquire the endpoint's lock (below) -> read the approved-model parameter and the
+    ``deployed-model`` parameter -> stop (success) when nothing is approved (``NONE``: the endpoint keeps serving
+    what it serves, the administrators are told, nothing is torn down: deleting an endpoint clients call is not
+    something a registry revocation should do silently) or when the approved version is already deployed ->
+    DescribeModelPackage (it must be ``Approved`` and belong to ``group``, else fail) -> CreateModel from the
+    package -> CreateEndpointConfig -> DescribeEndpoint: CreateEndpoint if there is none, UpdateEndpoint with a
+    blue/green deployment and automatic rollback on the endpoint's error alarms if it is ``InService``, delete it
+    first if it is ``Failed`` (a failed endpoint serves nothing), wait if it is busy -> poll DescribeEndpoint
+    (Wait + Choice, at most ``deployment_timeout / poll_interval`` times) until ``InService`` on the NEW
+    configuration -> PutParameter ``deployed-model`` -> delete the group's older endpoint configurations and models,
+    keeping the new and the previous one (for rollback) -> release the lock. Model and configuration names are
+    ``<endpoint_name>-<package version>-<12 random hex>``, unique per execution.
+
+    **On failure** (package not approved, an API error after retries, a deployment that SageMaker rolled back or
+    that did not finish in time): the administrators' topic gets the error, the lock is released and the execution
+    FAILS (the ExecutionsFailed alarm fires too). An update that fails leaves the endpoint on its previous
+    configuration: SageMaker only switches traffic when the new fleet is healthy and rolls back when an alarm
+    fires during the baking period. Objects of a failed attempt are removed by the next successful deployment.
+
+    **Concurrency: serialized, newest wins.** A DynamoDB item per endpoint is the lock, taken with a conditional
+    write (``attribute_not_exists(pk) OR holder = <me>``). An execution that finds it taken checks the holder with
+    DescribeExecution: while the holder runs, it waits (``lock_poll_interval``, up to ``lock_timeout``); if the
+    holder is no longer running (failed, timed out, aborted, expired) it takes the lock over with a write
+    conditional on that stale holder, so a crashed execution never blocks deployments and two waiters never both
+    win. Every execution reads the parameter only after it holds the lock, so waiting executions deploy the newest
+    approval and the ones after it find it deployed and stop. No two executions ever act on one endpoint at once.
+
+    **Serverless vs real-time.** By default the endpoint is serverless (``memory_size_in_mb``, ``max_concurrency``):
+    nothing bills while idle. SageMaker Serverless Inference does not support VPC configuration, network
+    isolation, a KMS key for the (non-existent) instance volume, or data capture, and canary/linear traffic
+    shifting sizes are instance counts; so a serverless model is created without ``VpcConfig`` and
+    ``EnableNetworkIsolation``, its configuration without ``KmsKeyId``, and updates shift all traffic at once
+    after the baking period. Give ``instance_type`` for a real-time endpoint: the model then runs in
+    ``network``'s private subnets and security group with network isolation, the volume is encrypted with
+    ``encryption_key`` (unless the type has local NVMe storage, which CreateEndpointConfig rejects a key for), and
+    data capture and canary/linear shifting are available. Asking for a serverless-incompatible feature without
+    ``instance_type`` fails at synth.
+
+    **What outlives the stack.** The endpoint, its models and configurations are made by the state machine, not
+    by CloudFormation, so deleting the stack leaves them (a real-time endpoint keeps billing: delete it with
+    ``aws sagemaker delete-endpoint --endpoint-name <endpoint_name>``). The endpoint's log group
+    ``/aws/sagemaker/Endpoints/<endpoint_name>`` (KMS-encrypted, with retention) is retained like every log group
+    of the library; re-creating the stack with the same ``endpoint_name`` needs it deleted first.
+
+    :param group: The model package group to serve.
+    :param encryption_key: KMS key of the lock table, queue, logs and (real-time) the endpoint volume and
+        captured data.
+    :param network: Subnets and security group of a real-time endpoint's model (unused for serverless).
+    :param workflow: The approval workflow that promotes ``group`` (its parameter and topic are used). Default:
+        none; then give ``approved_model_parameter_name`` and ``topic``.
+    :param approved_model_parameter_name: SSM parameter holding the approved package ARN or ``NONE``. Default:
+        ``workflow.approved_model_parameter_name(group)``.
+    :param deployed_model_parameter_name: SSM parameter the state machine writes after a successful deployment.
+        Default: the approved-model name with ``/deployed-model`` instead of ``/approved-model``.
+    :param topic: Topic for failure notifications and alarms. Default: ``workflow.topic``.
+    :param bucket: The ML bucket: model artifacts are read from ``model_data_prefixes`` of it and captured data
+        written to ``data_capture_prefix``. Default: none (the model role then reads no bucket).
+    :param model_data_prefixes: Key prefixes of ``bucket`` holding model artifacts. Default: ``("models/",)``.
+    :param image_repository_arns: ECR repositories the model images come from. Default: every repository of this
+        account and region (model packages may come from any training tier).
+    :param endpoint_name: Name of the endpoint, 1-40 lowercase letters, digits and '-' (models and configurations
+        are named after it). Default: generated from the construct path.
+    :param memory_size_in_mb: Serverless memory, 1024-6144 in steps of 1024. Default: 2048 (serverless only).
+    :param max_concurrency: Serverless maximum concurrent invocations, 1-200. Default: 5 (serverless only).
+    :param provisioned_concurrency: Serverless provisioned (always warm, always billed) concurrency, 1 to
+        ``max_concurrency``. Default: none.
+    :param instance_type: A real-time instance type (``ml.m5.large``). Default: none (serverless).
+    :param instance_count: Real-time instances, 1-100. Default: 1 (only with ``instance_type``).
+    :param traffic_shift: Blue/green traffic shifting of updates: ``"all-at-once"``, ``"canary"`` or ``"linear"``
+        (the last two need ``instance_type`` and ``instance_count >= 2``). Default: ``"all-at-once"``.
+    :param traffic_step_percent: Canary size (1-50) or linear step (10-50) in percent of capacity. Default: 50
+        for canary, 50 for linear.
+    :param bake_time: How long SageMaker watches the rollback alarms after each traffic shift, 0-60 minutes.
+        Default: 5 minutes.
+    :param rollback_alarms: More CloudWatch alarms that roll an update back (at most 8; the endpoint's own 5XX
+        and model-error alarms always do). Default: none.
+    :param data_capture_prefix: Capture requests and responses to this prefix of ``bucket`` (real-time only).
+        Default: none (no capture).
+    :param data_capture_sampling_percentage: Percentage of requests captured, 1-100. Default: 100.
+    :param poll_interval: Wait between DescribeEndpoint calls, 1 second to 10 minutes. Default: 1 minute.
+    :param deployment_timeout: How long a create or update may take before the execution fails, at least
+        ``poll_interval``, at most 8 hours. Default: 90 minutes.
+    :param lock_poll_interval: Wait between attempts to take the lock, 1 second to 10 minutes. Default: 1 minute.
+    :param lock_timeout: How long an execution waits for another one of the same endpoint, at least
+        ``lock_poll_interval``, at most 24 hours. Default: 4 hours.
+    :param log_retention: Retention of the state machine's and the endpoint's logs. Default: one year.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        group: IModelPackageGroup,
+        encryption_key: kms.IKey,
+        network: SageMakerNetwork,
+        workflow: ApprovalWorkflow | None = None,
+        approved_model_parameter_name: str | None = None,
+        deployed_model_parameter_name: str | None = None,
+        topic: sns.ITopic | None = None,
+        bucket: s3.IBucket | None = None,
+        model_data_prefixes: Sequence[str] = ("models/",),
+        image_repository_arns: Sequence[str] | None = None,
+        endpoint_name: str | None = None,
+        memory_size_in_mb: int | None = None,
+        max_concurrency: int | None = None,
+        provisioned_concurrency: int | None = None,
+        instance_type: str | None = None,
+        instance_count: int | None = None,
+        traffic_shift: TrafficShift = "all-at-once",
+        traffic_step_percent: int | None = None,
+        bake_time: Duration | None = None,
+        rollback_alarms: Sequence[cw.IAlarm] = (),
+        data_capture_prefix: str | None = None,
+        data_capture_sampling_percentage: int = 100,
+        poll_interval: Duration | None = None,
+        deployment_timeout: Duration | None = None,
+        lock_poll_interval: Duration | None = None,
+        lock_timeout: Duration | None = None,
+        log_retention: logs.RetentionDays = defaults.LOG_RETENTION,
+    ) -> None:
+        super().__init__(scope, id)
+        if not isinstance(group, IModelPackageGroup):
+            raise ValidationError(f"group must be an IModelPackageGroup, got {group!r}")
+        if encryption_key is None:
+            raise ValidationError("encryption_key must be a kms.IKey, got None")
+        if network is None:
+            raise ValidationError("network must be a SageMakerNetwork, got None")
+        serverless = instance_type is None
+        self._validate_compute(serverless, memory_size_in_mb, max_concurrency, provisioned_concurrency, instance_type, instance_count)
+        memory_size_in_mb = memory_size_in_mb or 2048
+        max_concurrency = max_concurrency or 5
+        instance_count = instance_count or 1
+        traffic_step_percent = self._validate_traffic(serverless, traffic_shift, traffic_step_percent, instance_count)
+        bake_time = bake_time or Duration.minutes(5)
+        poll_interval = poll_interval or Duration.minutes(1)
+        deployment_timeout = deployment_timeout or Duration.minutes(90)
+        lock_poll_interval = lock_poll_interval or Duration.minutes(1)
+        lock_timeout = lock_timeout or Duration.hours(4)
+        require_duration("bake_time", bake_time, minimum=Duration.seconds(0), maximum=Duration.hours(1))
+        require_duration("poll_interval", poll_interval, minimum=Duration.seconds(1), maximum=Duration.minutes(10))
+        require_duration("deployment_timeout", deployment_timeout, minimum=poll_interval, maximum=Duration.hours(8))
+        require_duration("lock_poll_interval", lock_poll_interval, minimum=Duration.seconds(1), maximum=Duration.minutes(10))
+        require_duration("lock_timeout", lock_timeout, minimum=lock_poll_interval, maximum=Duration.hours(24))
+        if len(rollback_alarms) > 8:
+            raise ValidationError(f"rollback_alarms must name at most 8 alarms (SageMaker takes 10, 2 are the endpoint's own), got {len(rollback_alarms)}")
+        if data_capture_prefix is not None:
+            if serverless:
+                raise ValidationError(
+                    f"data_capture_prefix needs a real-time endpoint (serverless inference does not support data capture), got {data_capture_prefix!r} without instance_type"
+                )
+            if bucket is None:
+                raise ValidationError("data_capture_prefix needs bucket (captured data is written to it), got bucket=None")
+            require_s3_prefix("data_capture_prefix", data_capture_prefix)
+        require_int_in_range("data_capture_sampling_percentage", data_capture_sampling_percentage, minimum=1, maximum=100)
+        if isinstance(model_data_prefixes, str):
+            raise ValidationError(f"model_data_prefixes must be a list of S3 key prefixes, got the string {model_data_prefixes!r}")
+        for prefix in model_data_prefixes:
+            require_s3_prefix("model_data_prefixes", prefix)
+
+        if endpoint_name is None:
+            endpoint_name = Names.unique_resource_name(self, max_length=40, separator="-").lower()
+        require_match("endpoint_name", endpoint_name, _ENDPOINT_NAME, "1-40 lowercase letters, digits or '-', starting and ending with a letter or digit")
+        if Token.is_unresolved(endpoint_name):
+            raise ValidationError("endpoint_name must be a literal string (IAM policies and names are built from it), got a token")
+
+        if workflow is not None and not isinstance(workflow, ApprovalWorkflow):
+            raise ValidationError(f"workflow must be an ApprovalWorkflow, got {workflow!r}")
+        if approved_model_parameter_name is None:
+            if workflow is None:
+                raise ValidationError("give workflow or approved_model_parameter_name, got neither")
+            approved_model_parameter_name = workflow.approved_model_parameter_name(group)
+        require_match("approved_model_parameter_name", approved_model_parameter_name, _PARAMETER_NAME, "an SSM parameter path such as '/sagemaker-tiers/registry/churn/approved-model'")
+        if deployed_model_parameter_name is None:
+            if not approved_model_parameter_name.endswith("/approved-model"):
+                raise ValidationError(
+                    f"deployed_model_parameter_name must be given when approved_model_parameter_name does not end with '/approved-model', got {approved_model_parameter_name!r}"
+                )
+            deployed_model_parameter_name = approved_model_parameter_name[: -len("approved-model")] + "deployed-model"
+        require_match("deployed_model_parameter_name", deployed_model_parameter_name, _PARAMETER_NAME, "an SSM parameter path such as '/sagemaker-tiers/registry/churn/deployed-model'")
+        if deployed_model_parameter_name == approved_model_parameter_name:
+            raise ValidationError(f"deployed_model_parameter_name must differ from approved_model_parameter_name, got {deployed_model_parameter_name!r} for both")
+        topic = topic or (workflow.topic if workflow is not None else None)
+        if topic is None:
+            raise ValidationError("give workflow or topic (failures and alarms are sent to it), got neither")
+
+        self.group = group
+        self.encryption_key = encryption_key
+        self.network = network
+        self.topic = topic
+        self.bucket = bucket
+        self.endpoint_name = endpoint_name
+        self.serverless = serverless
+        self.instance_type = instance_type
+        self.approved_model_parameter_name = approved_model_parameter_name
+        self.deployed_model_parameter_name = deployed_model_parameter_name
+        self._log_retention = log_retention
+        stack = Stack.of(self)
+        self._stack = stack
+        self._state_machine_name = Names.unique_resource_name(self, max_length=80, separator="-")
+
+        self.log_group = logs.LogGroup(
+            self,
+            "EndpointLogs",
+            log_group_name=f"/aws/sagemaker/Endpoints/{endpoint_name}",
+            encryption_key=encryption_key,
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.model_role = self._model_role(model_data_prefixes, image_repository_arns, data_capture_prefix)
+
+        self.lock_table = dynamodb.Table(
+            self,
+            "LockTable",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=encryption_key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+            # It holds one lock item per endpoint and nothing worth keeping.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        alarms = Construct(self, "Alarms")
+        action = cw_actions.SnsAction(topic)
+        self.alarms: dict[str, cw.Alarm] = {}
+        for alarm_id, metric, description in (
+            ("Invocation5XXErrors", self.metric_invocation_5xx_errors(), f"Endpoint {endpoint_name} answered 5XX (rolls back a deployment in progress)"),
+            ("InvocationModelErrors", self.metric_invocation_model_errors(), f"The model of endpoint {endpoint_name} failed requests (rolls back a deployment in progress)"),
+        ):
+            self.alarms[alarm_id] = self._alarm(alarms, alarm_id, metric, description, action, evaluation_periods=1)
+        self.rollback_alarms: list[cw.IAlarm] = [self.alarms["Invocation5XXErrors"], self.alarms["InvocationModelErrors"], *rollback_alarms]
+
+        self.role = iam.Role(
+            self,
+            "StateMachineRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description=f"Deploys the approved model of {group.model_package_group_name} to endpoint {endpoint_name}",
+        )
+        self.grant_principal = self.role
+        self._grant_state_machine_role()
+
+        definition = self._definition(
+            memory_size_in_mb=memory_size_in_mb,
+            max_concurrency=max_concurrency,
+            provisioned_concurrency=provisioned_concurrency,
+            instance_count=instance_count,
+            traffic_shift=traffic_shift,
+            traffic_step_percent=traffic_step_percent,
+            bake_time=bake_time,
+            data_capture_prefix=data_capture_prefix,
+            data_capture_sampling_percentage=data_capture_sampling_percentage,
+            poll_interval=poll_interval,
+            max_polls=math.ceil(deployment_timeout.to_seconds() / poll_interval.to_seconds()),
+            lock_poll_interval=lock_poll_interval,
+            max_lock_waits=math.ceil(lock_timeout.to_seconds() / lock_poll_interval.to_seconds()),
+            deployment_timeout=deployment_timeout,
+        )
+        self.state_machine_log_group = logs.LogGroup(
+            self, "StateMachineLogs", encryption_key=encryption_key, retention=log_retention, removal_policy=RemovalPolicy.RETAIN
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Resource",
+            state_machine_name=self._state_machine_name,
+            comment=f"Deploys the approved model package of {group.model_package_group_name} to endpoint {endpoint_name}",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            role=self.role,
+            timeout=lock_timeout.plus(deployment_timeout).plus(deployment_timeout).plus(Duration.hours(1)),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.state_machine_log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            "Resource '*' only where IAM has no resource-level permission: X-Ray trace writes, CloudWatch Logs "
+            "delivery for the state machine's log group, and sagemaker:ListEndpointConfigs/ListModels (read-only; "
+            "the cleanup filters by this endpoint's name prefix).",
+            applies_to="Resource::*",
+        )
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "TriggerDeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=encryption_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+            acknowledge(
+                self.dead_letter_queue,
+                rule,
+                "This queue is itself the last stop for approved-model events whose state machine start failed for "
+                "24 hours (kept 14 days, alarmed on depth); a queue behind it would only move them.",
+            )
+        self.trigger_rule = events.Rule(
+            self,
+            "ApprovedModelChanged",
+            description=f"Parameter {approved_model_parameter_name} created or updated: deploy the approved model",
+            event_pattern=events.EventPattern(
+                source=["aws.ssm"],
+                detail_type=["Parameter Store Change"],
+                detail={"name": [approved_model_parameter_name], "operation": ["Create", "Update"]},
+            ),
+            targets=[
+                targets.SfnStateMachine(
+                    self.state_machine,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
+
+        for alarm_id, metric, description in (
+            ("ExecutionsFailed", self.metric_executions_failed(), f"A deployment to endpoint {endpoint_name} failed"),
+            ("ExecutionsTimedOut", self.metric_executions_timed_out(), f"A deployment to endpoint {endpoint_name} timed out"),
+            ("DeadLetters", self.metric_dead_letters(), f"Approved-model events for endpoint {endpoint_name} could not start a deployment"),
+        ):
+            self.alarms[alarm_id] = self._alarm(alarms, alarm_id, metric, description, action, evaluation_periods=1)
+
+    # -- public API -----------------------------------------------------------------------------------------
+
+    @property
+    def endpoint_arn(self) -> str:
+        """ARN of the endpoint (it exists once the first approved version is deployed)."""
+        return self._sagemaker_arn("endpoint", self.endpoint_name)
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` call InvokeEndpoint (and the async and streaming variants) on the endpoint."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync", "sagemaker:InvokeEndpointWithResponseStream"],
+            resource_arns=[self.endpoint_arn],
+        )
+
+    def grant_start_deployment(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` start a deployment by hand (``states:StartExecution`` with any input, e.g. ``{}``)."""
+        return self.state_machine.grant_start_execution(grantee)
+
+    def metric_executions_failed(self, **props) -> cw.Metric:
+        """Deployments that failed (Sum over 5 minutes)."""
+        return self.state_machine.metric_failed(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
+
+    def metric_executions_timed_out(self, **props) -> cw.Metric:
+        """Deployments that hit the state machine timeout (Sum over 5 minutes)."""
+        return self.state_machine.metric_timed_out(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
+
+    def metric_executions_succeeded(self, **props) -> cw.Metric:
+        """Executions that succeeded, deployments and no-ops alike (Sum over 5 minutes)."""
+        return self.state_machine.metric_succeeded(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
+
+    def metric_dead_letters(self, **props) -> cw.Metric:
+        """Trigger events that could not start the state machine within 24 hours (visible DLQ messages)."""
+        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(**{"period": Duration.minutes(5), "statistic": "Maximum", **props})
+
+    def metric_invocations(self, **props) -> cw.Metric:
+        """InvokeEndpoint requests (Sum per minute)."""
+        return self._endpoint_metric("Invocations", **props)
+
+    def metric_invocation_5xx_errors(self, **props) -> cw.Metric:
+        """Requests the endpoint answered with 5XX (Sum per minute)."""
+        return self._endpoint_metric("Invocation5XXErrors", **props)
+
+    def metric_invocation_model_errors(self, **props) -> cw.Metric:
+        """Requests that did not get a valid model response: 4XX/5XX from the container, timeouts (Sum per minute)."""
+        return self._endpoint_metric("InvocationModelErrors", **props)
+
+    def metric_model_latency(self, **props) -> cw.Metric:
+        """Time the model took to respond, in microseconds (p90 per minute)."""
+        return self._endpoint_metric("ModelLatency", **{"statistic": "p90", **props})
+
+    # -- validation -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _validate_compute(
+        serverless: bool,
+        memory: int | None,
+        concurrency: int | None,
+        provisioned: int | None,
+        instance_type: str | None,
+        instance_count: int | None,
+    ) -> None:
+        if not serverless:
+            given = [name for name, value in (("memory_size_in_mb", memory), ("max_concurrency", concurrency), ("provisioned_concurrency", provisioned)) if value is not None]
+            if given:
+                raise ValidationError(
+                    f"provide either serverless settings (memory_size_in_mb, max_concurrency, provisioned_concurrency) or "
+                    f"instance settings (instance_type, instance_count), not both: got instance_type={instance_type!r} and {', '.join(given)}"
+                )
+            require_one_of("instance_type", instance_type, sorted(REALTIME_INSTANCE_TYPES))
+            if instance_count is not None:
+                require_int_in_range("instance_count", instance_count, minimum=1, maximum=100)
+            return
+        if instance_count is not None:
+            raise ValidationError(f"instance_count needs instance_type (a serverless endpoint has no instances), got instance_count={instance_count!r}")
+        if memory is not None:
+            require_one_of("memory_size_in_mb", memory, SERVERLESS_MEMORY_SIZES)
+        if concurrency is not None:
+            require_int_in_range("max_concurrency", concurrency, minimum=1, maximum=200)
+        if provisioned is not None:
+            require_int_in_range("provisioned_concurrency", provisioned, minimum=1, maximum=concurrency or 5)
+
+    @staticmethod
+    def _validate_traffic(serverless: bool, shift: str, step: int | None, instance_count: int) -> int | None:
+        require_one_of("traffic_shift", shift, TRAFFIC_SHIFTS)
+        if shift == "all-at-once":
+            if step is not None:
+                raise ValidationError(f"traffic_step_percent needs traffic_shift 'canary' or 'linear', got {step!r} with 'all-at-once'")
+            return None
+        if serverless:
+            raise ValidationError(
+                f"traffic_shift {shift!r} needs a real-time endpoint (canary and linear steps are instance capacity; serverless updates shift all at once), got no instance_type"
+            )
+        if instance_count < 2:
+            raise ValidationError(f"traffic_shift {shift!r} needs instance_count >= 2 (a step is at most half the fleet), got {instance_count}")
+        step = 50 if step is None else step
+        require_int_in_range("traffic_step_percent", step, minimum=1 if shift == "canary" else 10, maximum=50)
+        return step
+
+    # -- roles ----------------------------------------------------------------------------------------------
+
+    def _model_role(self, prefixes: Sequence[str], repositories: Sequence[str] | None, capture_prefix: str | None) -> iam.Role:
+        role = iam.Role(
+            self,
+            "ModelRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Execution role of the models served by endpoint {self.endpoint_name}",
+        )
+        stack = Stack.of(self)
+        if self.bucket is not None:
+            for prefix in prefixes:
+                grant_read = getattr(self.bucket, "grant_read_prefix", None)
+                if grant_read is not None:
+                    grant_read(role, prefix)
+                else:
+                    self.bucket.grant_read(role, f"{prefix}*")
+            if capture_prefix is not None:
+                grant_write = getattr(self.bucket, "grant_write_prefix", None)
+                if grant_write is not None:
+                    grant_write(role, capture_prefix)
+                else:
+                    self.bucket.grant_put(role, f"{capture_prefix}*")
+            bucket_name = self.bucket.bucket_name
+            for prefix in [*prefixes, *([capture_prefix] if capture_prefix else [])]:
+                acknowledge(
+                    role,
+                    "AwsSolutions-IAM5",
+                    "Model artifacts and captured data are objects under one key prefix of the ML bucket; their "
+                    "names are only known at run time, so IAM names them by prefix.",
+                    applies_to=f"Resource::{self._nag_bucket_arn()}/{prefix}*",
+                )
+        repository_arns = list(repositories) if repositories is not None else [
+            stack.format_arn(service="ecr", resource="repository", resource_name="*")
+        ]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                resources=repository_arns,
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
+            )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "ecr:GetAuthorizationToken has no resource-level permission; image pulls themselves are limited to "
+            "image_repository_arns.",
+            applies_to="Resource::*",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "The endpoint's containers write one log stream per instance into the endpoint's own log group; the "
+            "stream names are chosen by SageMaker at run time.",
+            applies_to=f"Resource::<{self._logical_id_of(self.log_group)}.Arn>:log-stream:*",
+        )
+        if repositories is None:
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5",
+                "Model packages may reference an image in any repository of this account (each training tier "
+                "pushes its own); pass image_repository_arns to narrow the pulls.",
+                applies_to="Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/*",
+            )
+        if not self.serverless:
+            subnets = [
+                stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id)
+                for subnet_id in self.network.subnet_ids
+            ]
+            security_group = stack.format_arn(service="ec2", resource="security-group", resource_name=self.network.security_group.security_group_id)
+            interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+            role.add_to_policy(iam.PolicyStatement(actions=["ec2:CreateNetworkInterface"], resources=[*subnets, security_group, interfaces]))
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
+                    resources=[interfaces],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSecurityGroups",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeVpcs",
+                    ],
+                    resources=["*"],
+                )
+            )
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5",
+                "A real-time endpoint in the VPC creates one network interface per instance, named at run time, "
+                "and EC2 Describe* calls have no resource-level permission.",
+                applies_to="Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*",
+            )
+        return role
+
+    def _grant_state_machine_role(self) -> None:
+        role = self.role
+        stack = self._stack
+        prefix = self.endpoint_name
+        models = self._sagemaker_arn("model", f"{prefix}-*")
+        configs = self._sagemaker_arn("endpoint-config", f"{prefix}-*")
+        endpoint = self.endpoint_arn
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self._parameter_arn(self.approved_model_parameter_name)])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[self._parameter_arn(self.deployed_model_parameter_name)]
+            )
+        )
+        self.group.grant_read(role)
+        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:CreateModel", "sagemaker:DeleteModel"], resources=[models]))
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig"], resources=[configs])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"], resources=[endpoint, configs])
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"], resources=[endpoint]))
+        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:AddTags"], resources=[models, configs, endpoint]))
+        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:ListEndpointConfigs", "sagemaker:ListModels"], resources=["*"]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.model_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        # The endpoint volume (real-time) is encrypted with the key on behalf of the CreateEndpoint caller.
+        if not self.serverless:
+            self._grant_key(role, "sagemaker", "kms:CreateGrant", "kms:DescribeKey")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[
+                    stack.format_arn(service="cloudwatch", resource="alarm", resource_name=a.alarm_name, arn_format=ArnFormat.COLON_RESOURCE_NAME)
+                    for a in self.rollback_alarms
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"], resources=[self.lock_table.table_arn]
+            )
+        )
+        self._grant_key(role, "dynamodb", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{self._state_machine_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]))
+        topic_key = getattr(self.topic, "master_key", None)
+        if topic_key is not None:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[topic_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"}},
+                )
+            )
+        reason = (
+            "Models and endpoint configurations are created per deployment as '<endpoint_name>-<version>-<random>'; "
+            "IAM can only name them by the endpoint's own name prefix."
+        )
+        for kind in ("model", "endpoint-config"):
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5",
+                reason,
+                applies_to=f"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{kind}/{prefix}-*",
+            )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "The lock holder is another execution of this same state machine, named at run time; DescribeExecution "
+            "is limited to this state machine's executions.",
+            applies_to=f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{self._state_machine_name}:*",
+        )
+
+    # -- the state machine ----------------------------------------------------------------------------------
+
+    def _definition(
+        self,
+        *,
+        memory_size_in_mb: int,
+        max_concurrency: int,
+        provisioned_concurrency: int | None,
+        instance_count: int,
+        traffic_shift: str,
+        traffic_step_percent: int | None,
+        bake_time: Duration,
+        data_capture_prefix: str | None,
+        data_capture_sampling_percentage: int,
+        poll_interval: Duration,
+        max_polls: int,
+        lock_poll_interval: Duration,
+        max_lock_waits: int,
+        deployment_timeout: Duration,
+    ) -> sfn.IChainable:
+        name = self.endpoint_name
+        states = Construct(self, "States")
+        tags = [
+            {"Key": "sagemaker-tiers:endpoint", "Value": name},
+            {"Key": "sagemaker-tiers:model-package-group", "Value": self.group.model_package_group_name},
+        ]
+        lock_key = {"pk": tasks.DynamoAttributeValue.from_string(name)}
+        me = tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.Execution.Id"))
+
+        # -- failure and exits --
+        release_after_failure = tasks.DynamoDeleteItem(
+            states,
+            "ReleaseLockAfterFailure",
+            table=self.lock_table,
+            key=lock_key,
+            condition_expression="holder = :me",
+            expression_attribute_values={":me": me},
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        failed = sfn.Fail(states, "DeploymentFailed", error="InferenceDeploymentFailed", cause="See the administrators' notification and the execution history")
+        release_after_failure.add_retry(**_RETRY)
+        release_after_failure.add_catch(failed, errors=["States.ALL"], result_path="$.releaseError")
+        release_after_failure.next(failed)
+        notify_failure = tasks.SnsPublish(
+            states,
+            "NotifyFailure",
+            topic=self.topic,
+            subject=f"SageMaker deployment failed: {name}"[:100],
+            message=sfn.TaskInput.from_text(
+                sfn.JsonPath.format(
+                    f"Deployment of the approved model of {self.group.model_package_group_name} to endpoint {name} failed "
+                    "(execution {}). The endpoint keeps its previous configuration. Error: {}",
+                    sfn.JsonPath.string_at("$$.Execution.Id"),
+                    sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.error")),
+                )
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        notify_failure.add_retry(**_RETRY)
+        notify_failure.add_catch(release_after_failure, errors=["States.ALL"], result_path="$.notifyError")
+        notify_failure.next(release_after_failure)
+
+        def fail_with(state_id: str, error: str, cause: str) -> sfn.Pass:
+            """A Pass that records a detected failure as ``$.error`` and continues to the failure path."""
+            return sfn.Pass(
+                states, state_id, parameters={"Error": error, "Cause.$": cause}, result_path="$.error"
+            ).next(notify_failure)
+
+        def on_error(task: sfn.TaskStateBase, *, retry: bool = True) -> sfn.TaskStateBase:
+            if retry:
+                task.add_retry(**_RETRY)
+            task.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+            return task
+
+        release = tasks.DynamoDeleteItem(
+            states,
+            "ReleaseLock",
+            table=self.lock_table,
+            key=lock_key,
+            condition_expression="holder = :me",
+            expression_attribute_values={":me": me},
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        done = sfn.Succeed(states, "Done")
+        release.add_retry(**_RETRY)
+        release.add_catch(done, errors=["DynamoDB.ConditionalCheckFailedException"], result_path="$.releaseError")
+        release.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+        release.next(done)
+
+        # -- lock --
+        start = sfn.Pass(states, "Start", parameters={"trigger.$": "$", "lock": {"stale": "none", "waits": 0}})
+        acquire = tasks.DynamoPutItem(
+            states,
+            "AcquireLock",
+            table=self.lock_table,
+            item={
+                "pk": tasks.DynamoAttributeValue.from_string(name),
+                "holder": me,
+                "acquired": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.State.EnteredTime")),
+            },
+            condition_expression="attribute_not_exists(pk) OR holder = :me OR holder = :stale",
+            expression_attribute_values={":me": me, ":stale": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.lock.stale"))},
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        read_lock = tasks.DynamoGetItem(states, "ReadLock", table=self.lock_table, key=lock_key, consistent_read=True, result_path="$.lock.item")
+        acquire.add_retry(errors=["DynamoDB.ConditionalCheckFailedException"], max_attempts=0)
+        acquire.add_retry(**_RETRY)
+        acquire.add_catch(read_lock, errors=["DynamoDB.ConditionalCheckFailedException"], result_path="$.lock.conflict")
+        acquire.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+        on_error(read_lock)
+        describe_holder = tasks.CallAwsService(
+            states,
+            "DescribeLockHolder",
+            service="sfn",
+            action="describeExecution",
+            iam_action="states:DescribeExecution",
+            iam_resources=[self._stack.format_arn(service="states", resource="execution", resource_name=f"{self._state_machine_name}:*", arn_format=ArnFormat.COLON_RESOURCE_NAME)],
+            parameters={"ExecutionArn": sfn.JsonPath.string_at("$.lock.item.Item.holder.S")},
+            result_selector={"Status": sfn.JsonPath.string_at("$.Status")},
+            result_path="$.lock.holder",
+        )
+        take_over = sfn.Pass(
+            states,
+            "TakeOverStaleLock",
+            parameters={"stale.$": "$.lock.item.Item.holder.S", "waits.$": "$.lock.waits"},
+            result_path="$.lock",
+        ).next(acquire)
+        describe_holder.add_retry(errors=["Sfn.ExecutionDoesNotExistException"], max_attempts=0)
+        describe_holder.add_retry(**_RETRY)
+        describe_holder.add_catch(take_over, errors=["Sfn.ExecutionDoesNotExistException"], result_path="$.lock.holder")
+        describe_holder.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+        wait_for_lock = sfn.Wait(states, "WaitForLock", time=sfn.WaitTime.duration(lock_poll_interval))
+        count_lock_wait = sfn.Pass(
+            states,
+            "CountLockWait",
+            parameters={"stale": "none", "waits.$": "States.MathAdd($.lock.waits, 1)"},
+            result_path="$.lock",
+        )
+        lock_timeout = fail_with(
+            "LockTimeout",
+            "LockTimeout",
+            f"States.Format('Another deployment to endpoint {name} held the lock for {max_lock_waits} checks: {{}}', $.lock.item.Item.holder.S)",
+        )
+        wait_for_lock.next(count_lock_wait).next(
+            sfn.Choice(states, "LockWaitExceeded")
+            .when(sfn.Condition.number_greater_than("$.lock.waits", max_lock_waits), lock_timeout)
+            .otherwise(acquire)
+        )
+        read_lock.next(
+            sfn.Choice(states, "LockStillHeld")
+            .when(sfn.Condition.is_not_present("$.lock.item.Item"), acquire)
+            .otherwise(describe_holder)
+        )
+        describe_holder.next(
+            sfn.Choice(states, "HolderRunning")
+            .when(sfn.Condition.string_equals("$.lock.holder.Status", "RUNNING"), wait_for_lock)
+            .otherwise(take_over)
+        )
+
+        # -- what to deploy --
+        read_approved = on_error(
+            tasks.CallAwsService(
+                states,
+                "ReadApprovedModel",
+                service="ssm",
+                action="getParameter",
+                iam_action="ssm:GetParameter",
+                iam_resources=[self._parameter_arn(self.approved_model_parameter_name)],
+                parameters={"Name": self.approved_model_parameter_name},
+                result_selector={"Value": sfn.JsonPath.string_at("$.Parameter.Value")},
+                result_path="$.approved",
+            )
+        )
+        read_deployed = tasks.CallAwsService(
+            states,
+            "ReadDeployedModel",
+            service="ssm",
+            action="getParameter",
+            iam_action="ssm:GetParameter",
+            iam_resources=[self._parameter_arn(self.deployed_model_parameter_name)],
+            parameters={"Name": self.deployed_model_parameter_name},
+            result_selector={"Value": sfn.JsonPath.string_at("$.Parameter.Value")},
+            result_path="$.deployed",
+        )
+        nothing_deployed = sfn.Pass(states, "NothingDeployedYet", result=sfn.Result.from_object({"Value": NONE}), result_path="$.deployed")
+        read_deployed.add_retry(errors=["Ssm.ParameterNotFoundException"], max_attempts=0)
+        read_deployed.add_retry(**_RETRY)
+        read_deployed.add_catch(nothing_deployed, errors=["Ssm.ParameterNotFoundException"], result_path="$.deployed")
+        read_deployed.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+        notify_nothing_approved = on_error(
+            tasks.SnsPublish(
+                states,
+                "NotifyNothingApproved",
+                topic=self.topic,
+                subject=f"No approved model for endpoint {name}"[:100],
+                message=sfn.TaskInput.from_text(
+                    sfn.JsonPath.format(
+                        f"No version of {self.group.model_package_group_name} is approved. Endpoint {name} keeps serving "
+                        "the last deployed package ({}) until a version is approved; delete the endpoint by hand if that "
+                        "model must stop serving.",
+                        sfn.JsonPath.string_at("$.deployed.Value"),
+                    )
+                ),
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        notify_nothing_approved.next(release)
+        already_deployed = sfn.Pass(states, "AlreadyDeployed").next(release)
+
+        describe_package = on_error(
+            tasks.CallAwsService(
+                states,
+                "DescribeModelPackage",
+                service="sagemaker",
+                action="describeModelPackage",
+                iam_action="sagemaker:DescribeModelPackage",
+                iam_resources=[self.group.model_package_arn_pattern],
+                parameters={"ModelPackageName": sfn.JsonPath.string_at("$.approved.Value")},
+                result_selector={
+                    "Arn": sfn.JsonPath.string_at("$.ModelPackageArn"),
+                    "Group": sfn.JsonPath.string_at("$.ModelPackageGroupName"),
+                    "Version": sfn.JsonPath.number_at("$.ModelPackageVersion"),
+                    "Status": sfn.JsonPath.string_at("$.ModelApprovalStatus"),
+                },
+                result_path="$.package",
+            )
+        )
+        not_approved = fail_with(
+            "ModelPackageNotApproved",
+            "ModelPackageNotApproved",
+            f"States.Format('{{}} is {{}} in group {{}}; endpoint {name} only serves Approved versions of {self.group.model_package_group_name}', $.package.Arn, $.package.Status, $.package.Group)",
+        )
+        names = sfn.Pass(
+            states,
+            "NameResources",
+            parameters={
+                "resource.$": f"States.Format('{name}-{{}}-{{}}', $.package.Version, States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 4))"
+            },
+            result_path="$.names",
+        )
+
+        # -- model and configuration --
+        container: dict = {"ModelPackageName": sfn.JsonPath.string_at("$.approved.Value")}
+        create_model_params: dict = {
+            "ModelName": sfn.JsonPath.string_at("$.names.resource"),
+            "ExecutionRoleArn": self.model_role.role_arn,
+            "PrimaryContainer": container,
+            "Tags": tags,
+        }
+        if not self.serverless:
+            create_model_params["VpcConfig"] = {
+                "SecurityGroupIds": [self.network.security_group.security_group_id],
+                "Subnets": self.network.subnet_ids,
+            }
+            create_model_params["EnableNetworkIsolation"] = True
+        create_model = on_error(
+            tasks.CallAwsService(
+                states,
+                "CreateModel",
+                service="sagemaker",
+                action="createModel",
+                iam_action="sagemaker:CreateModel",
+                iam_resources=[self._sagemaker_arn("model", f"{name}-*")],
+                parameters=create_model_params,
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        variant: dict = {"VariantName": VARIANT_NAME, "ModelName": sfn.JsonPath.string_at("$.names.resource")}
+        if self.serverless:
+            serverless_config: dict = {"MemorySizeInMB": memory_size_in_mb, "MaxConcurrency": max_concurrency}
+            if provisioned_concurrency is not None:
+                serverless_config["ProvisionedConcurrency"] = provisioned_concurrency
+            variant["ServerlessConfig"] = serverless_config
+        else:
+            variant.update({"InstanceType": self.instance_type, "InitialInstanceCount": instance_count, "InitialVariantWeight": 1})
+        config_params: dict = {
+            "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource"),
+            "ProductionVariants": [variant],
+            "Tags": tags,
+        }
+        if not self.serverless and not has_local_storage(self.instance_type or ""):
+            config_params["KmsKeyId"] = self.encryption_key.key_arn
+        if data_capture_prefix is not None and self.bucket is not None:
+            config_params["DataCaptureConfig"] = {
+                "EnableCapture": True,
+                "InitialSamplingPercentage": data_capture_sampling_percentage,
+                "DestinationS3Uri": f"s3://{self.bucket.bucket_name}/{data_capture_prefix}",
+                "KmsKeyId": self.encryption_key.key_arn,
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+            }
+        create_config = on_error(
+            tasks.CallAwsService(
+                states,
+                "CreateEndpointConfig",
+                service="sagemaker",
+                action="createEndpointConfig",
+                iam_action="sagemaker:CreateEndpointConfig",
+                iam_resources=[self._sagemaker_arn("endpoint-config", f"{name}-*")],
+                parameters=config_params,
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+
+        # -- create or update --
+        init_polls = sfn.Pass(states, "StartEndpointChecks", result=sfn.Result.from_object({"count": 0}), result_path="$.polls")
+        check_endpoint = tasks.CallAwsService(
+            states,
+            "DescribeEndpoint",
+            service="sagemaker",
+            action="describeEndpoint",
+            iam_action="sagemaker:DescribeEndpoint",
+            iam_resources=[self.endpoint_arn],
+            parameters={"EndpointName": name},
+            result_selector={"Status": sfn.JsonPath.string_at("$.EndpointStatus"), "ConfigName": sfn.JsonPath.string_at("$.EndpointConfigName")},
+            result_path="$.endpoint",
+        )
+        no_endpoint = sfn.Pass(states, "NoEndpointYet", result=sfn.Result.from_object({"Status": "Missing", "ConfigName": "none"}), result_path="$.endpoint")
+        # SageMaker answers DescribeEndpoint for a missing endpoint with an unmodelled ValidationException, so any
+        # error means "create it": if the endpoint does exist after all, CreateEndpoint fails and the execution with it.
+        check_endpoint.add_catch(no_endpoint, errors=["States.TaskFailed"], result_path="$.endpointLookup")
+        check_endpoint.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+        create_endpoint = on_error(
+            tasks.CallAwsService(
+                states,
+                "CreateEndpoint",
+                service="sagemaker",
+                action="createEndpoint",
+                iam_action="sagemaker:CreateEndpoint",
+                iam_resources=[self.endpoint_arn, self._sagemaker_arn("endpoint-config", f"{name}-*")],
+                parameters={"EndpointName": name, "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource"), "Tags": tags},
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        routing: dict = {"Type": {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}[traffic_shift], "WaitIntervalInSeconds": int(bake_time.to_seconds())}
+        if traffic_shift == "canary":
+            routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": traffic_step_percent}
+        elif traffic_shift == "linear":
+            routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": traffic_step_percent}
+        steps = 1 if traffic_shift == "all-at-once" else (2 if traffic_shift == "canary" else math.ceil(100 / (traffic_step_percent or 50)))
+        max_execution = min(28800, max(600, int(deployment_timeout.to_seconds())))
+        if max_execution <= steps * int(bake_time.to_seconds()):
+            raise ValidationError(
+                f"deployment_timeout must be longer than the baking periods of an update ({steps} x bake_time = {steps * int(bake_time.to_seconds())} s), got {int(deployment_timeout.to_seconds())} s"
+            )
+        update_endpoint = on_error(
+            tasks.CallAwsService(
+                states,
+                "UpdateEndpoint",
+                service="sagemaker",
+                action="updateEndpoint",
+                iam_action="sagemaker:UpdateEndpoint",
+                iam_resources=[self.endpoint_arn, self._sagemaker_arn("endpoint-config", f"{name}-*")],
+                parameters={
+                    "EndpointName": name,
+                    "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource"),
+                    "RetainAllVariantProperties": False,
+                    "DeploymentConfig": {
+                        "BlueGreenUpdatePolicy": {
+                            "TrafficRoutingConfiguration": routing,
+                            "TerminationWaitInSeconds": 0,
+                            "MaximumExecutionTimeoutInSeconds": max_execution,
+                        },
+                        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": a.alarm_name} for a in self.rollback_alarms]},
+                    },
+                },
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        delete_failed = on_error(
+            tasks.CallAwsService(
+                states,
+                "DeleteFailedEndpoint",
+                service="sagemaker",
+                action="deleteEndpoint",
+                iam_action="sagemaker:DeleteEndpoint",
+                iam_resources=[self.endpoint_arn],
+                parameters={"EndpointName": name},
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        wait_busy = sfn.Wait(states, "WaitForEndpointIdle", time=sfn.WaitTime.duration(poll_interval))
+        count_busy = sfn.Pass(states, "CountEndpointCheck", parameters={"count.$": "States.MathAdd($.polls.count, 1)"}, result_path="$.polls")
+        busy_timeout = fail_with(
+            "EndpointBusyTimeout",
+            "EndpointBusyTimeout",
+            f"States.Format('Endpoint {name} stayed {{}} for {max_polls} checks', $.endpoint.Status)",
+        )
+        wait_busy.next(count_busy).next(
+            sfn.Choice(states, "EndpointCheckExceeded")
+            .when(sfn.Condition.number_greater_than("$.polls.count", max_polls), busy_timeout)
+            .otherwise(check_endpoint)
+        )
+        delete_failed.next(wait_busy)
+        no_endpoint.next(create_endpoint)
+
+        # -- wait for the deployment --
+        reset_polls = sfn.Pass(states, "StartDeploymentChecks", result=sfn.Result.from_object({"count": 0}), result_path="$.polls")
+        wait_deploy = sfn.Wait(states, "WaitForDeployment", time=sfn.WaitTime.duration(poll_interval))
+        describe_deploy = on_error(
+            tasks.CallAwsService(
+                states,
+                "DescribeDeployment",
+                service="sagemaker",
+                action="describeEndpoint",
+                iam_action="sagemaker:DescribeEndpoint",
+                iam_resources=[self.endpoint_arn],
+                parameters={"EndpointName": name},
+                result_selector={"Status": sfn.JsonPath.string_at("$.EndpointStatus"), "ConfigName": sfn.JsonPath.string_at("$.EndpointConfigName")},
+                result_path="$.deployment",
+            )
+        )
+        count_deploy = sfn.Pass(states, "CountDeploymentCheck", parameters={"count.$": "States.MathAdd($.polls.count, 1)"}, result_path="$.polls")
+        deploy_timeout = fail_with(
+            "DeploymentTimedOut",
+            "DeploymentTimedOut",
+            f"States.Format('Endpoint {name} was still {{}} after {max_polls} checks', $.deployment.Status)",
+        )
+        rolled_back = fail_with(
+            "DeploymentRolledBack",
+            "DeploymentRolledBack",
+            f"States.Format('Endpoint {name} is InService on {{}}, not on {{}}: SageMaker rolled the update back (an alarm fired or the new fleet was unhealthy); see DescribeEndpoint FailureReason', $.deployment.ConfigName, $.names.resource)",
+        )
+        endpoint_failed = fail_with(
+            "EndpointFailed",
+            "EndpointFailed",
+            f"States.Format('Endpoint {name} is {{}}; see DescribeEndpoint FailureReason', $.deployment.Status)",
+        )
+        record = on_error(
+            tasks.CallAwsService(
+                states,
+                "RecordDeployedModel",
+                service="ssm",
+                action="putParameter",
+                iam_action="ssm:PutParameter",
+                iam_resources=[self._parameter_arn(self.deployed_model_parameter_name)],
+                parameters={
+                    "Name": self.deployed_model_parameter_name,
+                    "Value": sfn.JsonPath.string_at("$.approved.Value"),
+                    "Type": "String",
+                    "Overwrite": True,
+                    "Description": f"Model package deployed to SageMaker endpoint {name}",
+                },
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        wait_deploy.next(describe_deploy).next(
+            sfn.Choice(states, "DeploymentState")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.string_equals("$.deployment.Status", "InService"),
+                    sfn.Condition.string_equals_json_path("$.deployment.ConfigName", "$.names.resource"),
+                ),
+                record,
+            )
+            .when(sfn.Condition.string_equals("$.deployment.Status", "InService"), rolled_back)
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals("$.deployment.Status", "Failed"),
+                    sfn.Condition.string_equals("$.deployment.Status", "UpdateRollbackFailed"),
+                    sfn.Condition.string_equals("$.deployment.Status", "OutOfService"),
+                ),
+                endpoint_failed,
+            )
+            .otherwise(
+                count_deploy.next(
+                    sfn.Choice(states, "DeploymentCheckExceeded")
+                    .when(sfn.Condition.number_greater_than("$.polls.count", max_polls), deploy_timeout)
+                    .otherwise(wait_deploy)
+                )
+            )
+        )
+        create_endpoint.next(reset_polls)
+        update_endpoint.next(reset_polls)
+        reset_polls.next(wait_deploy)
+
+        # -- cleanup: everything of this endpoint but the new and the previous configuration and model --
+        # A cleanup problem never fails a deployment that is serving; the next run tries again.
+        cleanup_done = sfn.Pass(states, "CleanupDone")
+        cleanup_done.next(release)
+        prune_models = self._prune(states, "Models", "listModels", "Models", "ModelName", "deleteModel", "model", cleanup_done)
+        prune_configs = self._prune(
+            states, "EndpointConfigs", "listEndpointConfigs", "EndpointConfigs", "EndpointConfigName", "deleteEndpointConfig", "endpoint-config", prune_models
+        )
+        record.next(prune_configs)
+
+        # -- the main line --
+        start.next(acquire)
+        acquire.next(read_approved)
+        read_approved.next(read_deployed)
+        nothing_deployed.next(
+            what_to_do := sfn.Choice(states, "WhatToDo")
+            .when(sfn.Condition.string_equals("$.approved.Value", NONE), notify_nothing_approved)
+            .when(sfn.Condition.string_equals_json_path("$.approved.Value", "$.deployed.Value"), already_deployed)
+            .otherwise(describe_package)
+        )
+        read_deployed.next(what_to_do)
+        describe_package.next(
+            sfn.Choice(states, "IsApprovedVersionOfGroup")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.string_equals("$.package.Status", "Approved"),
+                    sfn.Condition.string_equals("$.package.Group", self.group.model_package_group_name),
+                ),
+                names,
+            )
+            .otherwise(not_approved)
+        )
+        names.next(create_model).next(create_config).next(init_polls).next(check_endpoint)
+        check_endpoint.next(
+            sfn.Choice(states, "EndpointState")
+            .when(sfn.Condition.string_equals("$.endpoint.Status", "InService"), update_endpoint)
+            .when(sfn.Condition.string_equals("$.endpoint.Status", "Failed"), delete_failed)
+            .otherwise(wait_busy)
+        )
+        return start
+
+    def _prune(
+        self,
+        states: Construct,
+        kind: str,
+        list_action: str,
+        list_key: str,
+        name_key: str,
+        delete_action: str,
+        arn_kind: str,
+        after: sfn.State,
+    ) -> sfn.State:
+        """List this endpoint's ``kind`` (configs or models) and delete all but the current and previous one."""
+        name = self.endpoint_name
+        listing = tasks.CallAwsService(
+            states,
+            f"List{kind}",
+            service="sagemaker",
+            action=list_action,
+            iam_action=f"sagemaker:{list_action[0].upper()}{list_action[1:]}",
+            iam_resources=["*"],
+            parameters={"NameContains": f"{name}-", "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 100},
+            result_selector={"Names": sfn.JsonPath.list_at(f"$.{list_key}[*].{name_key}")},
+            result_path=f"$.prune{kind}",
+        )
+        listing.add_retry(**_RETRY)
+        prune = sfn.Map(
+            states,
+            f"Prune{kind}",
+            items_path=f"$.prune{kind}.Names",
+            item_selector={
+                "name": sfn.JsonPath.string_at("$$.Map.Item.Value"),
+                "current": sfn.JsonPath.string_at("$.names.resource"),
+                "previous": sfn.JsonPath.string_at("$.endpoint.ConfigName"),
+            },
+            max_concurrency=2,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        delete = tasks.CallAwsService(
+            states,
+            f"Delete{kind[:-1]}",
+            service="sagemaker",
+            action=delete_action,
+            iam_action=f"sagemaker:{delete_action[0].upper()}{delete_action[1:]}",
+            iam_resources=[self._sagemaker_arn(arn_kind, f"{name}-*")],
+            parameters={name_key: sfn.JsonPath.string_at("$.name")},
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        delete.add_retry(**_RETRY)
+        keep = sfn.Pass(states, f"Keep{kind[:-1]}")
+        prune.item_processor(
+            sfn.Choice(states, f"{kind[:-1]}InUse")
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals_json_path("$.name", "$.current"),
+                    sfn.Condition.string_equals_json_path("$.name", "$.previous"),
+                    sfn.Condition.not_(sfn.Condition.string_matches("$.name", f"{name}-*")),
+                ),
+                keep,
+            )
+            .otherwise(delete)
+        )
+        listing.add_catch(after, errors=["States.ALL"], result_path="$.cleanupError")
+        prune.add_catch(after, errors=["States.ALL"], result_path="$.cleanupError")
+        listing.next(prune)
+        prune.next(after)
+        return listing
+
+    # -- helpers --------------------------------------------------------------------------------------------
+
+    def _alarm(self, scope: Construct, id: str, metric: cw.Metric, description: str, action: cw.IAlarmAction, *, evaluation_periods: int) -> cw.Alarm:
+        alarm = metric.create_alarm(
+            scope,
+            id,
+            alarm_description=description,
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=evaluation_periods,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(action)
+        return alarm
+
+    def _endpoint_metric(self, metric_name: str, **props) -> cw.Metric:
+        return cw.Metric(
+            **{
+                "namespace": "AWS/SageMaker",
+                "metric_name": metric_name,
+                "dimensions_map": {"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME},
+                "period": Duration.minutes(1),
+                "statistic": "Sum",
+                **props,
+            }
+        )
+
+    def _sagemaker_arn(self, resource: str, name: str) -> str:
+        return Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+    def _parameter_arn(self, name: str) -> str:
+        stack = Stack.of(self)
+        return f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter{name}"
+
+    def _grant_key(self, grantee: iam.IGrantable, service: str, *actions: str) -> None:
+        """Exact KMS actions on the key, only through ``service`` (CDK's grants add ``GenerateDataKey*``)."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(actions),
+            resource_arns=[self.encryption_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"{service}.{Stack.of(self).region}.amazonaws.com"}},
+        )
+
+    def _nag_bucket_arn(self) -> str:
+        """How cdk-nag prints the bucket's ARN in a finding of this stack (a GetAtt, or the import of another stack's export)."""
+        assert self.bucket is not None
+        bucket_stack, own_stack = Stack.of(self.bucket), Stack.of(self)
+        if bucket_stack is own_stack:
+            return f"<{self._logical_id_of(self.bucket)}.Arn>"
+        # export_value returns the very export the automatic cross-stack reference uses, by name.
+        imported = own_stack.resolve(bucket_stack.export_value(self.bucket.bucket_arn))
+        return str(imported["Fn::ImportValue"])
+
+    @staticmethod
+    def _logical_id_of(construct: Construct) -> str:
+        child = construct.node.default_child
+        return Stack.of(construct).get_logical_id(child) if child is not None else construct.node.id  # type: ignore[arg-type]

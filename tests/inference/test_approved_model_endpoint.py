@@ -1,0 +1,231 @@
+"""ApprovedModelEndpoint: the rendered definition (each task's request, retries, catches), IAM, trigger, alarms."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import Duration
+from aws_cdk.assertions import Match
+
+from tests.sfn_support import physical_values, state_machine_definition
+
+
+def _definition(synthesized, name: str) -> dict:
+    return state_machine_definition(synthesized.template, synthesized.logical_ids[name], physical_values(synthesized.template))
+
+
+def _states(definition: dict) -> dict:
+    """Every state, including those inside Map item processors."""
+    found = {}
+    for state_name, state in definition["States"].items():
+        found[state_name] = state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            found.update(_states(processor))
+    return found
+
+
+def _policy_statements(synthesized, role) -> list[dict]:
+    from aws_cdk import Stack
+
+    role_id = Stack.of(role).get_logical_id(role.node.default_child)
+    statements = []
+    for policy in synthesized.template["Resources"].values():
+        if policy["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statement: dict) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else actions
+
+
+def test_serverless_model_and_config_requests(synthesized) -> None:
+    states = _states(_definition(synthesized, "defaults"))
+    model = states["CreateModel"]
+    assert model["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:createModel"
+    assert model["Parameters"]["PrimaryContainer"] == {"ModelPackageName.$": "$.approved.Value"}
+    assert model["Parameters"]["ModelName.$"] == "$.names.resource"
+    # Serverless Inference supports neither VPC configuration nor network isolation.
+    assert "VpcConfig" not in model["Parameters"] and "EnableNetworkIsolation" not in model["Parameters"]
+    config = states["CreateEndpointConfig"]["Parameters"]
+    assert config["ProductionVariants"] == [
+        {"VariantName": "AllTraffic", "ModelName.$": "$.names.resource", "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}
+    ]
+    assert "KmsKeyId" not in config and "DataCaptureConfig" not in config
+    names = states["NameResources"]["Parameters"]["resource.$"]
+    assert names.startswith("States.Format('churn-defaults-{}-{}', $.package.Version, States.ArrayGetItem(States.StringSplit(States.UUID()")
+    update = states["UpdateEndpoint"]["Parameters"]["DeploymentConfig"]
+    assert update["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"] == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
+    assert update["BlueGreenUpdatePolicy"]["MaximumExecutionTimeoutInSeconds"] == 5400
+    assert len(update["AutoRollbackConfiguration"]["Alarms"]) == 2
+    # Defaults: one-minute polls, 90 minutes of them; one-minute lock checks, 4 hours of them.
+    assert states["WaitForDeployment"]["Seconds"] == 60
+    assert states["DeploymentCheckExceeded"]["Choices"][0]["NumericGreaterThan"] == 90
+    assert states["LockWaitExceeded"]["Choices"][0]["NumericGreaterThan"] == 240
+
+
+def test_realtime_requests_have_vpc_isolation_kms_capture_and_canary(synthesized) -> None:
+    states = _states(_definition(synthesized, "realtime"))
+    physical = physical_values(synthesized.template)
+    model = states["CreateModel"]["Parameters"]
+    assert model["EnableNetworkIsolation"] is True
+    assert model["VpcConfig"]["SecurityGroupIds"] and len(model["VpcConfig"]["Subnets"]) == 2
+    assert all(s.startswith("subnet-") for s in model["VpcConfig"]["Subnets"])
+    config = states["CreateEndpointConfig"]["Parameters"]
+    key_arn = [v for k, v in physical.items() if k.startswith("Key") and k.endswith(".Arn")][0]
+    assert config["KmsKeyId"] == key_arn
+    assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
+    assert config["DataCaptureConfig"]["KmsKeyId"] == key_arn
+    assert config["DataCaptureConfig"]["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    routing = states["UpdateEndpoint"]["Parameters"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing["Type"] == "CANARY" and routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 25}
+
+
+def test_every_task_retries_and_catches_into_the_failure_path(synthesized) -> None:
+    states = _states(_definition(synthesized, "defaults"))
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    in_map = {"DeleteEndpointConfig", "DeleteModel"}  # inside the cleanup Maps, whose failure is caught
+    for name, task in tasks.items():
+        errors = [e for r in task.get("Retry", []) for e in r["ErrorEquals"]]
+        assert "States.TaskFailed" in errors or name == "DescribeEndpoint", name
+        if name in in_map:
+            continue
+        catches = {e: c["Next"] for c in task.get("Catch", []) for e in c["ErrorEquals"]}
+        assert catches, f"{name} has no Catch"
+    for name in ("CreateModel", "CreateEndpointConfig", "CreateEndpoint", "UpdateEndpoint", "RecordDeployedModel", "DescribeModelPackage"):
+        assert {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"} in tasks[name]["Catch"]
+    # Expected errors are caught without retrying.
+    assert tasks["AcquireLock"]["Retry"][0] == {"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "MaxAttempts": 0}
+    assert tasks["ReadDeployedModel"]["Catch"][0]["ErrorEquals"] == ["Ssm.ParameterNotFoundException"]
+    assert tasks["NotifyFailure"]["Next"] == "ReleaseLockAfterFailure"
+    assert states["ReleaseLockAfterFailure"]["Next"] == "DeploymentFailed"
+    assert states["DeploymentFailed"]["Type"] == "Fail"
+    for name in ("PruneEndpointConfigs", "PruneModels"):
+        assert states[name]["Catch"][0]["Next"] in ("PruneModels", "ListModels", "CleanupDone")
+
+
+def test_lock_is_a_conditional_write_and_a_conditional_release(synthesized) -> None:
+    states = _states(_definition(synthesized, "defaults"))
+    acquire = states["AcquireLock"]["Parameters"]
+    assert acquire["ConditionExpression"] == "attribute_not_exists(pk) OR holder = :me OR holder = :stale"
+    assert acquire["Item"]["holder"] == {"S.$": "$$.Execution.Id"}
+    for release in ("ReleaseLock", "ReleaseLockAfterFailure"):
+        assert states[release]["Parameters"]["ConditionExpression"] == "holder = :me"
+    assert states["DescribeLockHolder"]["Resource"] == "arn:aws:states:::aws-sdk:sfn:describeExecution"
+
+
+def test_trigger_rule_matches_only_the_groups_parameter_and_never_loses_an_event(synthesized) -> None:
+    endpoint = synthesized.endpoints["defaults"]
+    synthesized.assertions.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.ssm"],
+                "detail-type": ["Parameter Store Change"],
+                "detail": {"name": ["/sagemaker-tiers/registry/churn/approved-model"], "operation": ["Create", "Update"]},
+            },
+            "Targets": [Match.object_like({"RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}, "DeadLetterConfig": Match.any_value()})],
+        },
+    )
+    assert endpoint.deployed_model_parameter_name == "/sagemaker-tiers/registry/churn/deployed-model"
+
+
+def test_rule_pattern_matches_a_parameter_store_change_event(synthesized) -> None:
+    """moto's EventBridge matcher (its TestEventPattern API is a stub) on the synthesized pattern."""
+    from moto.events.models import EventPattern
+
+    rules = [r for r in synthesized.template["Resources"].values() if r["Type"] == "AWS::Events::Rule" and "aws.ssm" in json.dumps(r)]
+    pattern = EventPattern.load(json.dumps(rules[0]["Properties"]["EventPattern"]))
+    name = rules[0]["Properties"]["EventPattern"]["detail"]["name"][0]
+
+    def event(name: str, operation: str) -> dict:
+        return {
+            "id": "1", "account": "123456789012", "source": "aws.ssm", "time": "2026-01-01T00:00:00Z",
+            "region": "us-east-1", "resources": [], "detail-type": "Parameter Store Change",
+            "detail": {"name": name, "operation": operation, "type": "String"},
+        }
+
+    assert pattern.matches_event(event(name, "Update")) and pattern.matches_event(event(name, "Create"))
+    assert not pattern.matches_event(event(name, "Delete"))
+    assert not pattern.matches_event(event(name.replace("approved-model", "deployed-model"), "Update"))
+
+
+def test_state_machine_role_is_least_privilege(synthesized) -> None:
+    endpoint = synthesized.endpoints["defaults"]
+    statements = _policy_statements(synthesized, endpoint.role)
+    actions = [a for s in statements for a in _actions(s)]
+    assert not any(a.endswith("*") for a in actions), actions
+    [pass_role] = [s for s in statements if "iam:PassRole" in _actions(s)]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    text = json.dumps(statements)
+    assert ":model/churn-defaults-*" in text and ":endpoint-config/churn-defaults-*" in text and ":endpoint/churn-defaults\"" in text
+    for statement in statements:
+        if any(a.startswith("kms:") for a in _actions(statement)):
+            assert "kms:ViaService" in json.dumps(statement.get("Condition", {})), statement
+    star = [s for s in statements if s["Resource"] == "*"]
+    assert {a for s in star for a in _actions(s)} <= {
+        "sagemaker:ListEndpointConfigs", "sagemaker:ListModels", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules", "xray:GetSamplingTargets", "logs:CreateLogDelivery", "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    }
+
+
+def test_model_role_reads_model_prefix_only_and_realtime_gets_network_interfaces(synthesized) -> None:
+    serverless = json.dumps(_policy_statements(synthesized, synthesized.endpoints["defaults"].model_role))
+    realtime = json.dumps(_policy_statements(synthesized, synthesized.endpoints["realtime"].model_role))
+    assert "/models/*" in serverless and "s3:PutObject" not in serverless and "ec2:" not in serverless
+    assert "/capture/churn/*" in realtime and "s3:PutObject" in realtime and "ec2:CreateNetworkInterface" in realtime
+    synthesized.assertions.has_resource_properties(
+        "AWS::IAM::Role",
+        {"AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]}, "Description": Match.string_like_regexp("churn-defaults")},
+    )
+
+
+def test_alarms_notify_the_topic_and_metrics_are_exposed(synthesized) -> None:
+    endpoint = synthesized.endpoints["defaults"]
+    assert set(endpoint.alarms) == {"Invocation5XXErrors", "InvocationModelErrors", "ExecutionsFailed", "ExecutionsTimedOut", "DeadLetters"}
+    synthesized.assertions.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "InvocationModelErrors",
+            "Namespace": "AWS/SageMaker",
+            "Dimensions": Match.array_with([{"Name": "EndpointName", "Value": "churn-defaults"}]),
+            "AlarmActions": [Match.any_value()],
+        },
+    )
+    metric = endpoint.metric_invocation_5xx_errors(period=Duration.minutes(5))
+    assert metric.metric_name == "Invocation5XXErrors" and metric.period.to_seconds() == 300
+    assert endpoint.metric_executions_failed().metric_name == "ExecutionsFailed"
+
+
+def test_state_machine_is_traced_logged_and_bounded(synthesized) -> None:
+    synthesized.assertions.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {"TracingConfiguration": {"Enabled": True}, "LoggingConfiguration": Match.object_like({"Level": "ALL"})},
+    )
+    sm = synthesized.state_machine("defaults")
+    definition = _definition(synthesized, "defaults")
+    assert definition["TimeoutSeconds"] == 4 * 3600 + 2 * 5400 + 3600
+    assert sm["Properties"]["StateMachineName"].startswith("InferenceTest-Defaults")
+
+
+def test_grants(synthesized) -> None:
+    from aws_cdk import Stack
+    from aws_cdk import aws_iam as iam
+
+    endpoint = synthesized.endpoints["defaults"]
+    role = iam.Role(Stack(), "Caller", assumed_by=iam.AccountRootPrincipal())
+    grant = endpoint.grant_invoke(role)
+    assert grant.success
+    assert "sagemaker:InvokeEndpoint" in json.dumps(Stack.of(role).resolve(role.node.find_child("DefaultPolicy").document.to_json()))
+
+
+@pytest.mark.parametrize("name", ["serverless", "realtime", "defaults"])
+def test_names_fit_sagemaker_limits(synthesized, name) -> None:
+    endpoint = synthesized.endpoints[name]
+    # <endpoint>-<version up to 9 digits>-<12 hex> must stay within SageMaker's 63 characters.
+    assert len(endpoint.endpoint_name) + 1 + 9 + 1 + 12 <= 63

@@ -1,0 +1,361 @@
+"""Execute the synthesized deployment state machines under moto's Step Functions interpreter and SageMaker.
+
+What runs for real here: every state of the definition as synthesized (resolved with test names), against
+moto's DynamoDB (the lock), SSM (both parameters), SNS (notifications), Step Functions (the lock holder) and
+SageMaker (packages, models, configurations, endpoints). Every AWS SDK request is validated against botocore's
+model (tests/sfn_support.py). What moto cannot do and is emulated in tests/inference/conftest.py: UpdateEndpoint
+(moto has none) and endpoints that take time (moto's are InService at once). Blue/green traffic shifting and
+alarm-driven rollback happen inside SageMaker; the tests check the request and how the state machine reacts to
+both outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from tests.inference.conftest import GROUP, FakeSageMakerEndpoints, atomic_dynamodb_writes
+from tests.sfn_support import (
+    ACCOUNT,
+    REGION,
+    aws_sdk_integrations_as_in_aws,
+    entered_states,
+    physical_values,
+    run_execution,
+    state_machine_definition,
+    wait_for_execution,
+)
+
+IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/churn:1"
+
+
+class Env:
+    """A moto account holding what the synthesized state machines need."""
+
+    def __init__(self, synthesized: Any, calls: list[dict], fake: FakeSageMakerEndpoints) -> None:
+        import boto3
+
+        self.synthesized = synthesized
+        self.calls = calls
+        self.fake = fake
+        self.sm = boto3.client("sagemaker", region_name=REGION)
+        self.ssm = boto3.client("ssm", region_name=REGION)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.ddb = boto3.client("dynamodb", region_name=REGION)
+        self.sns = boto3.client("sns", region_name=REGION)
+        self.physical = physical_values(synthesized.template)
+        self.topic_arn = self.sns.create_topic(Name=self.physical[self._logical(synthesized.deps["workflow"].topic)].split(":")[-1])["TopicArn"]
+        self.sm.create_model_package_group(ModelPackageGroupName=GROUP)
+        self.state_machines: dict[str, str] = {}
+
+    def _logical(self, construct: Any) -> str:
+        from aws_cdk import Stack
+
+        child = construct.node.default_child
+        return Stack.of(construct).get_logical_id(child)
+
+    def endpoint(self, name: str) -> Any:
+        return self.synthesized.endpoints[name]
+
+    def deploy(self, name: str) -> str:
+        """Create the lock table and the state machine of endpoint ``name`` in moto; returns its ARN."""
+        endpoint = self.endpoint(name)
+        self.ddb.create_table(
+            TableName=self.physical[self._logical(endpoint.lock_table)],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        definition = state_machine_definition(self.synthesized.template, self.synthesized.logical_ids[name], self.physical)
+        arn = self.sfn.create_state_machine(
+            name=endpoint._state_machine_name,
+            definition=json.dumps(definition),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/deployer",
+        )["stateMachineArn"]
+        self.state_machines[name] = arn
+        return arn
+
+    def register(self, status: str = "Approved", group: str = GROUP) -> str:
+        if group != GROUP:
+            try:
+                self.sm.create_model_package_group(ModelPackageGroupName=group)
+            except Exception:  # noqa: BLE001 - already there
+                pass
+        return self.sm.create_model_package(
+            ModelPackageGroupName=group,
+            InferenceSpecification={
+                "Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://bucket/models/churn/model.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelApprovalStatus=status,
+        )["ModelPackageArn"]
+
+    def approve(self, name: str, value: str) -> None:
+        """What the registry's promote function does: point the approved-model parameter at ``value``."""
+        self.ssm.put_parameter(Name=self.endpoint(name).approved_model_parameter_name, Value=value, Type="String", Overwrite=True)
+
+    def run(self, name: str, **kwargs: Any) -> dict:
+        return run_execution(self.sfn, self.state_machines[name], {"source": "test"}, **kwargs)
+
+    def deployed(self, name: str) -> str | None:
+        try:
+            return self.ssm.get_parameter(Name=self.endpoint(name).deployed_model_parameter_name)["Parameter"]["Value"]
+        except self.ssm.exceptions.ParameterNotFound:
+            return None
+
+    def describe_endpoint(self, name: str) -> dict:
+        return self.sm.describe_endpoint(EndpointName=self.endpoint(name).endpoint_name)
+
+    def messages(self) -> list[dict]:
+        from moto.sns.models import sns_backends
+
+        topic = sns_backends[ACCOUNT][REGION].topics[self.topic_arn]
+        return [{"message": m[1], "subject": m[2]} for m in topic.sent_notifications]
+
+    def lock_items(self, name: str) -> list[dict]:
+        return self.ddb.scan(TableName=self.physical[self._logical(self.endpoint(name).lock_table)])["Items"]
+
+    def names(self, kind: str, name: str) -> list[str]:
+        prefix = self.endpoint(name).endpoint_name + "-"
+        if kind == "models":
+            return sorted(m["ModelName"] for m in self.sm.list_models()["Models"] if m["ModelName"].startswith(prefix))
+        return sorted(
+            c["EndpointConfigName"]
+            for c in self.sm.list_endpoint_configs()["EndpointConfigs"]
+            if c["EndpointConfigName"].startswith(prefix)
+        )
+
+    def sdk_calls(self, action: str) -> list[dict]:
+        return [c["parameters"] for c in self.calls if c["action"] == action]
+
+
+@pytest.fixture
+def env(synthesized, monkeypatch):
+    from moto import mock_aws
+
+    fake = FakeSageMakerEndpoints()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+        fake.install(monkeypatch)
+        atomic_dynamodb_writes(monkeypatch)
+        with aws_sdk_integrations_as_in_aws() as calls:
+            yield Env(synthesized, calls, fake)
+
+
+def _succeeded(result: dict) -> None:
+    assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
+
+
+def test_first_approval_creates_a_serverless_endpoint_and_records_the_package(env) -> None:
+    env.deploy("serverless")
+    v1 = env.register()
+    env.approve("serverless", v1)
+
+    result = env.run("serverless")
+
+    _succeeded(result)
+    endpoint = env.describe_endpoint("serverless")
+    assert endpoint["EndpointStatus"] == "InService"
+    config_name = endpoint["EndpointConfigName"]
+    assert config_name.startswith("churn-serverless-1-") and len(config_name) == len("churn-serverless-1-") + 12
+    assert env.deployed("serverless") == v1
+    model = env.sm.describe_model(ModelName=config_name)
+    assert model["PrimaryContainer"]["ModelPackageName"] == v1
+    assert model["ExecutionRoleArn"].endswith(env.physical[env._logical(env.endpoint("serverless").model_role)])
+    config = env.sm.describe_endpoint_config(EndpointConfigName=config_name)
+    assert config["ProductionVariants"][0]["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    [create_model] = env.sdk_calls("createModel")
+    assert "VpcConfig" not in create_model and "EnableNetworkIsolation" not in create_model  # serverless cannot
+    assert env.sdk_calls("updateEndpoint") == []
+    assert env.lock_items("serverless") == []  # released
+    assert env.messages() == []
+
+
+def test_second_approval_updates_blue_green_waits_for_it_and_cleans_up_keeping_the_previous(env) -> None:
+    arn = env.deploy("serverless")
+    versions = [env.register() for _ in range(3)]
+    env.approve("serverless", versions[0])
+    _succeeded(env.run("serverless"))
+    first_config = env.describe_endpoint("serverless")["EndpointConfigName"]
+
+    env.approve("serverless", versions[1])
+    env.fake.update_takes = 3  # the update is Updating for three DescribeEndpoint calls
+    result = env.run("serverless")
+
+    _succeeded(result)
+    second_config = env.describe_endpoint("serverless")["EndpointConfigName"]
+    assert second_config.startswith("churn-serverless-2-")
+    assert env.deployed("serverless") == versions[1]
+    [update] = env.fake.updates
+    assert update["EndpointConfigName"] == second_config
+    policy = update["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"] == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
+    alarms = [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+    assert len(alarms) == 2 and all(alarms)
+    states = entered_states(env.sfn, result["executionArn"])
+    assert states.count("DescribeDeployment") == 4  # three Updating answers, then InService
+    assert states.index("UpdateEndpoint") < states.index("RecordDeployedModel")
+    # Two configurations and models so far: nothing to clean up yet.
+    assert env.names("configs", "serverless") == sorted([first_config, second_config])
+
+    env.approve("serverless", versions[2])
+    _succeeded(env.run("serverless"))
+    third_config = env.describe_endpoint("serverless")["EndpointConfigName"]
+    # The oldest is gone; the serving one and the previous one (rollback target) stay.
+    assert env.names("configs", "serverless") == sorted([second_config, third_config])
+    assert env.names("models", "serverless") == sorted([second_config, third_config])
+    assert arn
+
+
+def test_realtime_endpoint_runs_in_the_vpc_isolated_encrypted_with_capture_and_canary(env) -> None:
+    synthesized = env.synthesized
+    env.deploy("realtime")
+    v1, v2 = env.register(), env.register()
+    env.approve("realtime", v1)
+    _succeeded(env.run("realtime"))
+    env.approve("realtime", v2)
+    _succeeded(env.run("realtime"))
+
+    create_model = env.sdk_calls("createModel")[-1]
+    network = synthesized.deps["network"]
+    assert create_model["EnableNetworkIsolation"] is True
+    assert create_model["VpcConfig"]["SecurityGroupIds"] == [env.physical[f"{env._logical(network.security_group)}.GroupId"]]
+    assert len(create_model["VpcConfig"]["Subnets"]) == 2
+    config = env.sdk_calls("createEndpointConfig")[-1]
+    key_arn = env.physical[f"{env._logical(synthesized.deps['encryption_key'])}.Arn"]
+    assert config["KmsKeyId"] == key_arn
+    assert config["ProductionVariants"] == [
+        {"VariantName": "AllTraffic", "ModelName": create_model["ModelName"], "InstanceType": "ml.m5.large", "InitialInstanceCount": 2, "InitialVariantWeight": 1}
+    ]
+    capture = config["DataCaptureConfig"]
+    assert capture["DestinationS3Uri"].endswith("/capture/churn/") and capture["InitialSamplingPercentage"] == 20
+    assert capture["KmsKeyId"] == key_arn
+    [update] = env.fake.updates
+    routing = update["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing["Type"] == "CANARY" and routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 25}
+    assert env.deployed("realtime") == v2
+
+
+def test_rolled_back_update_fails_visibly_and_the_previous_model_keeps_serving(env) -> None:
+    env.deploy("serverless")
+    v1, v2 = env.register(), env.register()
+    env.approve("serverless", v1)
+    _succeeded(env.run("serverless"))
+    serving = env.describe_endpoint("serverless")["EndpointConfigName"]
+
+    env.fake.roll_back = True
+    env.approve("serverless", v2)
+    result = env.run("serverless")
+
+    assert result["status"] == "FAILED" and result["error"] == "InferenceDeploymentFailed"
+    assert env.describe_endpoint("serverless")["EndpointConfigName"] == serving
+    assert env.deployed("serverless") == v1
+    [message] = env.messages()
+    assert "DeploymentRolledBack" in message["message"] and "churn-serverless" in message["subject"]
+    assert env.lock_items("serverless") == []
+
+
+def test_nothing_approved_and_already_deployed_change_nothing(env) -> None:
+    env.deploy("serverless")
+    v1 = env.register()
+    env.approve("serverless", v1)
+    _succeeded(env.run("serverless"))
+    serving = env.describe_endpoint("serverless")["EndpointConfigName"]
+
+    again = env.run("serverless")  # a repeated event
+    _succeeded(again)
+    assert "AlreadyDeployed" in entered_states(env.sfn, again["executionArn"])
+
+    env.approve("serverless", "NONE")  # the only approved version was rejected
+    revoked = env.run("serverless")
+    _succeeded(revoked)
+    assert env.describe_endpoint("serverless")["EndpointConfigName"] == serving
+    assert env.deployed("serverless") == v1
+    [message] = env.messages()
+    assert v1 in message["message"]
+    assert len(env.sdk_calls("createModel")) == 1
+
+
+@pytest.mark.parametrize("case", ["pending", "other-group"])
+def test_a_parameter_that_is_not_an_approved_version_of_the_group_fails(env, case) -> None:
+    env.deploy("serverless")
+    arn = env.register(status="PendingManualApproval") if case == "pending" else env.register(group="fraud")
+    env.approve("serverless", arn)
+
+    result = env.run("serverless")
+
+    assert result["status"] == "FAILED"
+    assert "ModelPackageNotApproved" in env.messages()[0]["message"]
+    assert env.sdk_calls("createModel") == [] and env.deployed("serverless") is None
+
+
+def test_failed_endpoint_is_replaced(env) -> None:
+    from moto.sagemaker.models import sagemaker_backends
+
+    env.deploy("serverless")
+    v1 = env.register()
+    env.approve("serverless", v1)
+    _succeeded(env.run("serverless"))
+    sagemaker_backends[ACCOUNT][REGION].endpoints["churn-serverless"].endpoint_status = "Failed"
+    env.ssm.delete_parameter(Name=env.endpoint("serverless").deployed_model_parameter_name)  # force a redeploy
+
+    result = env.run("serverless")
+
+    _succeeded(result)
+    states = entered_states(env.sfn, result["executionArn"])
+    assert states.index("DeleteFailedEndpoint") < states.index("CreateEndpoint")
+    assert env.describe_endpoint("serverless")["EndpointStatus"] == "InService"
+
+
+def test_stale_lock_of_a_dead_execution_is_taken_over(env) -> None:
+    env.deploy("serverless")
+    env.approve("serverless", env.register())
+    ghost = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{env.endpoint('serverless')._state_machine_name}:ghost"
+    env.ddb.put_item(
+        TableName=env.physical[env._logical(env.endpoint("serverless").lock_table)],
+        Item={"pk": {"S": "churn-serverless"}, "holder": {"S": ghost}},
+    )
+
+    result = env.run("serverless")
+
+    _succeeded(result)
+    states = entered_states(env.sfn, result["executionArn"])
+    assert states[:7] == ["Start", "AcquireLock", "ReadLock", "LockStillHeld", "DescribeLockHolder", "TakeOverStaleLock", "AcquireLock"]
+    assert env.lock_items("serverless") == []
+
+
+def test_a_running_holder_is_waited_for_and_concurrent_runs_deploy_once(env) -> None:
+    env.deploy("serverless")
+    blocker = env.sfn.create_state_machine(
+        name="blocker",
+        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 30, "End": True}}}),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/deployer",
+    )["stateMachineArn"]
+    holder = env.sfn.start_execution(stateMachineArn=blocker, name="holder")["executionArn"]
+    table = env.physical[env._logical(env.endpoint("serverless").lock_table)]
+    env.ddb.put_item(TableName=table, Item={"pk": {"S": "churn-serverless"}, "holder": {"S": holder}})
+    env.approve("serverless", env.register())
+
+    # Two executions (two events) while the lock is held: both wait.
+    executions = [
+        env.sfn.start_execution(stateMachineArn=env.state_machines["serverless"], name=f"event-{i}", input="{}")["executionArn"]
+        for i in range(2)
+    ]
+    time.sleep(3)
+    for execution in executions:
+        assert env.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+        assert entered_states(env.sfn, execution).count("WaitForLock") >= 1
+    assert env.sdk_calls("createModel") == []
+
+    env.ddb.delete_item(TableName=table, Key={"pk": {"S": "churn-serverless"}})  # the holder releases
+    env.sfn.stop_execution(executionArn=holder)
+    results = [wait_for_execution(env.sfn, e, timeout=60) for e in executions]
+
+    for result in results:
+        _succeeded(result)
+    assert len(env.sdk_calls("createModel")) == 1  # one deployed; the other found it deployed
+    assert sorted("AlreadyDeployed" in entered_states(env.sfn, r["executionArn"]) for r in results) == [False, True]
