@@ -117,13 +117,7 @@ class AutopilotStack(Stack):
         super().__init__(scope, id, description="sagemaker-tiers Autopilot (AutoML V2) workflow", **kwargs)
         Tags.of(self).add(defaults.TIER_TAG_KEY, "autopilot")
         self.autopilot_config = settings = read_config(AutopilotConfig, self.node)
-        group = registry.groups.get(settings.autopilot_model_package_group)
-        if group is None:
-            raise ValidationError(
-                f"{CONTEXT_PREFIX}autopilot_model_package_group must be one of the registry's groups "
-                f"({', '.join(registry.groups) or 'none'}; see {CONTEXT_PREFIX}model_package_groups), "
-                f"got {settings.autopilot_model_package_group!r}"
-            )
+        group = registry.group("autopilot_model_package_group", settings.autopilot_model_package_group)
         self.autopilot = AutopilotJob(
             self,
             "Autopilot",

@@ -79,11 +79,7 @@ class InferenceStack(Stack):
         self.endpoints: dict[str, ApprovedModelEndpoint] = {}
         if not cfg.inference_enabled:
             return
-        group = registry.groups.get(cfg.inference_group)
-        if group is None:
-            raise ValidationError(
-                f"{CONTEXT_PREFIX}inference_group must be one of the registry's groups ({', '.join(registry.groups)}), got {cfg.inference_group!r}"
-            )
+        group = registry.group("inference_group", cfg.inference_group)
         name = cfg.inference_endpoint_name or f"{config.project_name}-{cfg.inference_group}".lower()
         if len(name) > 40:
             raise ValidationError(

@@ -8,9 +8,10 @@ from aws_cdk import CfnOutput, Duration, Stack, Tags
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.validation import ValidationError
 from sagemaker_tiers.foundation import MlEncryptionKey
 from sagemaker_tiers.registry import ApprovalWorkflow, ModelPackageGroup
-from stacks.config import AppConfig
+from stacks.config import CONTEXT_PREFIX, AppConfig
 
 
 class RegistryStack(Stack):
@@ -36,3 +37,15 @@ class RegistryStack(Stack):
             self.workflow.watch(group)
         CfnOutput(self, "ApprovalApiUrl", value=self.workflow.api.url, description="Base URL of the approval API")
         CfnOutput(self, "AdminTopicArn", value=self.workflow.topic.topic_arn)
+
+    def group(self, key: str, name: str) -> ModelPackageGroup:
+        """The group called ``name``, which the tier's context key ``sagemaker-tiers:<key>`` named.
+
+        :raises ValidationError: naming the key, the value and the configured groups, if there is no such group.
+        """
+        if name not in self.groups:
+            raise ValidationError(
+                f"{CONTEXT_PREFIX}{key} must be one of the registry's groups {sorted(self.groups)} "
+                f"(see {CONTEXT_PREFIX}model_package_groups), got {name!r}"
+            )
+        return self.groups[name]

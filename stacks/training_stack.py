@@ -101,12 +101,7 @@ class TrainingStack(Stack):
         super().__init__(scope, id, description="sagemaker-tiers training: example churn training pipeline", **kwargs)
         Tags.of(self).add(defaults.TIER_TAG_KEY, "training")
         self.training_config = cfg = read_config(TrainingConfig, self.node)
-        group = registry.groups.get(cfg.training_model_package_group)
-        if group is None:
-            raise ValidationError(
-                f"{CONTEXT_PREFIX}training_model_package_group must be one of {CONTEXT_PREFIX}model_package_groups "
-                f"{list(registry.groups)}, got {cfg.training_model_package_group!r}"
-            )
+        group = registry.group("training_model_package_group", cfg.training_model_package_group)
         prefix = cfg.training_input_prefix
         self.pipeline = TrainingPipeline(
             self,

@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+
+# Dummy credentials before any boto3 client exists (this conftest loads before every other test module):
+# handler tests run against moto or botocore's Stubber and must never reach a real account.
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+def import_handlers_from(tier: str, folder: str) -> Path:
+    """Put ``constructs/sagemaker_tiers/<tier>/<folder>`` on ``sys.path`` so tests import handlers as Lambda does."""
+    path = ROOT / "constructs" / "sagemaker_tiers" / tier / folder
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+    return path
 
 
 def app_context(**overrides: object) -> dict:

@@ -8,27 +8,13 @@ the state machine call is moto's own.
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
-HANDLERS_DIR = Path(__file__).resolve().parents[2] / "constructs" / "sagemaker_tiers" / "autopilot" / "autopilot_handlers"
-if str(HANDLERS_DIR) not in sys.path:
-    sys.path.insert(0, str(HANDLERS_DIR))
+from tests.conftest import import_handlers_from
 
-# Dummy credentials before any boto3 client exists; never reach a real account.
-for _name, _value in {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}.items():
-    os.environ[_name] = _value
-os.environ.pop("AWS_PROFILE", None)
+import_handlers_from("autopilot", "autopilot_handlers")
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -10,21 +10,10 @@ machine's polling loop really loops.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
 import pytest
-
-for _name, _value in {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}.items():
-    os.environ[_name] = _value
-os.environ.pop("AWS_PROFILE", None)
 
 
 class FakeSageMakerEndpoints:

@@ -12,7 +12,6 @@ both outcomes.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 

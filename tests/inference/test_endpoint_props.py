@@ -7,7 +7,7 @@ from aws_cdk import Duration
 
 from sagemaker_tiers import ValidationError
 from sagemaker_tiers.inference import REALTIME_INSTANCE_TYPES, ApprovedModelEndpoint
-from sagemaker_tiers.inference.instance_types import has_local_storage
+from sagemaker_tiers.core.instance_storage import has_local_storage
 from tests.inference.conftest import build_test_stack
 
 

@@ -8,32 +8,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import sys
 import time
 import urllib.parse
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-HANDLERS_DIR = (
-    Path(__file__).resolve().parents[2] / "constructs" / "sagemaker_tiers" / "registry" / "approval_handlers"
-)
-if str(HANDLERS_DIR) not in sys.path:
-    sys.path.insert(0, str(HANDLERS_DIR))
+from tests.conftest import import_handlers_from
 
-# Dummy credentials before any boto3 client exists; never reach a real account.
-for _name, _value in {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}.items():
-    os.environ[_name] = _value
-os.environ.pop("AWS_PROFILE", None)
+import_handlers_from("registry", "approval_handlers")
 
 from moto import mock_aws  # noqa: E402
 

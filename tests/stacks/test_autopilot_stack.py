@@ -99,7 +99,7 @@ def test_invalid_context_values_fail_naming_the_key(overrides: dict, message: st
 def test_group_must_be_one_of_the_registry_groups() -> None:
     app = App(context=app_context(autopilot_model_package_group="fraud"))
     config, foundation, registry = base_stacks(app)
-    with pytest.raises(ValidationError, match=r"autopilot_model_package_group must be one of the registry's groups \(example-churn"):
+    with pytest.raises(ValidationError, match=r"autopilot_model_package_group must be one of the registry's groups \['example-churn'\]"):
         AutopilotStack(app, "autopilot", config=config, foundation=foundation, registry=registry)
 
 

@@ -122,9 +122,9 @@ def test_configuration_defaults_and_overrides():
 
 def test_the_group_must_be_one_the_registry_creates():
     app = App(context=app_context(training_model_package_group="fraud"))
-    registry = SimpleNamespace(groups={"example-churn": object()})
-    with pytest.raises(ValidationError, match=r"training_model_package_group must be one of .*\['example-churn'\], got 'fraud'"):
-        TrainingStack(app, "Training", config=None, foundation=None, registry=registry)  # type: ignore[arg-type]
+    config, foundation, registry = base_stacks(app)
+    with pytest.raises(ValidationError, match=r"training_model_package_group must be one of the registry's groups \['example-churn'\] .*, got 'fraud'"):
+        TrainingStack(app, "Training", config=config, foundation=foundation, registry=registry)
 
 
 def test_the_example_image_folder_ships_with_the_package():

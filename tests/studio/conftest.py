@@ -7,26 +7,13 @@ SageMaker calls go through botocore's Stubber, which checks every request agains
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-HANDLERS_DIR = Path(__file__).resolve().parents[2] / "constructs" / "sagemaker_tiers" / "studio" / "studio_handlers"
-if str(HANDLERS_DIR) not in sys.path:
-    sys.path.insert(0, str(HANDLERS_DIR))
+from tests.conftest import import_handlers_from
 
-for _name, _value in {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}.items():
-    os.environ[_name] = _value
-os.environ.pop("AWS_PROFILE", None)
+import_handlers_from("studio", "studio_handlers")
 
 REGION = "us-east-1"
 DOMAIN_ID = "d-abc123def456"

@@ -6,22 +6,10 @@ the run waits, and run the polling one under moto's Step Functions interpreter.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
-# Dummy credentials before any boto3 client exists; never reach a real account.
-for _name, _value in {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}.items():
-    os.environ[_name] = _value
-os.environ.pop("AWS_PROFILE", None)
 
 GROUP_NAME = "churn"
 JOB_PREFIX = "churn"

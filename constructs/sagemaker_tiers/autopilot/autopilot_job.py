@@ -31,6 +31,7 @@ from sagemaker_tiers.autopilot.problems import (
     objective_direction,
 )
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.delivery import alarm_on_any, last_stop_queue
 from sagemaker_tiers.core.nag import acknowledge, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
@@ -862,21 +863,9 @@ class AutopilotJob(Construct):
 
     def _rule_target(self, trigger: str) -> targets.SfnStateMachine:
         if self.dead_letter_queue is None:
-            self.dead_letter_queue = sqs.Queue(
-                self,
-                "TriggerDeadLetterQueue",
-                encryption=sqs.QueueEncryption.KMS,
-                encryption_master_key=self.encryption_key,
-                enforce_ssl=True,
-                retention_period=Duration.days(14),
+            self.dead_letter_queue = last_stop_queue(
+                self, "TriggerDeadLetterQueue", encryption_key=self.encryption_key, holds="trigger events that could not start a run"
             )
-            for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-                acknowledge(
-                    self.dead_letter_queue,
-                    rule,
-                    "This queue is itself the last stop for trigger events that could not start a run (kept 14 "
-                    "days, alarmed on depth); a dead-letter queue behind it would only move the messages.",
-                )
         return targets.SfnStateMachine(
             self.state_machine,
             input=events.RuleTargetInput.from_object({"trigger": trigger}),
@@ -906,19 +895,10 @@ class AutopilotJob(Construct):
                     "Scheduled or new-data triggers could not start an Autopilot run (see the dead-letter queue)",
                 )
             )
-        self.alarms: dict[str, cw.Alarm] = {}
-        for alarm_id, metric, description in specs:
-            alarm = metric.create_alarm(
-                alarms,
-                alarm_id,
-                alarm_description=description,
-                threshold=0,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(action)
-            self.alarms[alarm_id] = alarm
+        self.alarms: dict[str, cw.Alarm] = {
+            alarm_id: alarm_on_any(alarms, alarm_id, metric, description=description, action=action)
+            for alarm_id, metric, description in specs
+        }
 
     # -- cdk-nag findings -----------------------------------------------------------------------------------
 

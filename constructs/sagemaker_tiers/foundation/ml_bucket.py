@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, FeatureFlags, RemovalPolicy, Stack
+from aws_cdk import Duration, FeatureFlags, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.delivery import grant_key_via
 from sagemaker_tiers.core.nag import skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
@@ -160,12 +161,7 @@ class MlBucket(s3.Bucket):
         key = self.encryption_key
         if key is None:  # pragma: no cover - the constructor requires a key
             return
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(actions),
-            resource_arns=[key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}},
-        )
+        grant_key_via(grantee, key, "s3", *actions)
 
 
 def _new_log_bucket(scope: Construct, id: str, removal_policy: RemovalPolicy) -> s3.Bucket:

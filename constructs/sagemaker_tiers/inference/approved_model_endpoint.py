@@ -20,12 +20,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.delivery import alarm_on_any, grant_key_via, last_stop_queue
+from sagemaker_tiers.core.instance_storage import has_local_storage
 from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import (
     ValidationError,
@@ -36,7 +37,7 @@ from sagemaker_tiers.core.validation import (
     require_s3_prefix,
 )
 from sagemaker_tiers.foundation.network import SageMakerNetwork
-from sagemaker_tiers.inference.instance_types import REALTIME_INSTANCE_TYPES, has_local_storage
+from sagemaker_tiers.inference.instance_types import REALTIME_INSTANCE_TYPES
 from sagemaker_tiers.registry.approval_workflow import ApprovalWorkflow
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 
@@ -359,21 +360,12 @@ class ApprovedModelEndpoint(Construct):
             applies_to="Resource::*",
         )
 
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = last_stop_queue(
             self,
             "TriggerDeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=encryption_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            encryption_key=encryption_key,
+            holds="approved-model events whose state machine start failed for 24 hours",
         )
-        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(
-                self.dead_letter_queue,
-                rule,
-                "This queue is itself the last stop for approved-model events whose state machine start failed for "
-                "24 hours (kept 14 days, alarmed on depth); a queue behind it would only move them.",
-            )
         self.trigger_rule = events.Rule(
             self,
             "ApprovedModelChanged",
@@ -522,7 +514,6 @@ class ApprovedModelEndpoint(Construct):
                     grant_write(role, capture_prefix)
                 else:
                     self.bucket.grant_put(role, f"{capture_prefix}*")
-            bucket_name = self.bucket.bucket_name
             for prefix in [*prefixes, *([capture_prefix] if capture_prefix else [])]:
                 acknowledge(
                     role,
@@ -1284,17 +1275,7 @@ class ApprovedModelEndpoint(Construct):
     # -- helpers --------------------------------------------------------------------------------------------
 
     def _alarm(self, scope: Construct, id: str, metric: cw.Metric, description: str, action: cw.IAlarmAction, *, evaluation_periods: int) -> cw.Alarm:
-        alarm = metric.create_alarm(
-            scope,
-            id,
-            alarm_description=description,
-            threshold=0,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=evaluation_periods,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        )
-        alarm.add_alarm_action(action)
-        return alarm
+        return alarm_on_any(scope, id, metric, description=description, action=action, evaluation_periods=evaluation_periods)
 
     def _endpoint_metric(self, metric_name: str, **props) -> cw.Metric:
         return cw.Metric(
@@ -1316,13 +1297,7 @@ class ApprovedModelEndpoint(Construct):
         return f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter{name}"
 
     def _grant_key(self, grantee: iam.IGrantable, service: str, *actions: str) -> None:
-        """Exact KMS actions on the key, only through ``service`` (CDK's grants add ``GenerateDataKey*``)."""
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(actions),
-            resource_arns=[self.encryption_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"{service}.{Stack.of(self).region}.amazonaws.com"}},
-        )
+        grant_key_via(grantee, self.encryption_key, service, *actions)
 
     def _nag_bucket_arn(self) -> str:
         """How cdk-nag prints the bucket's ARN in a finding of this stack (a GetAtt, or the import of another stack's export)."""

@@ -1,4 +1,4 @@
-"""Instance types SageMaker real-time endpoints accept, and which of them have local NVMe instance storage.
+"""Instance types SageMaker real-time endpoints accept (local NVMe storage: :mod:`sagemaker_tiers.core.instance_storage`).
 
 :data:`REALTIME_INSTANCE_TYPES` is SageMaker's ``ProductionVariantInstanceType`` enum as of botocore 1.44.8
 (a test compares it with the installed botocore). The library does not depend on botocore at run time, so the
@@ -64,21 +64,3 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
 REALTIME_INSTANCE_TYPES: frozenset[str] = frozenset(
     f"ml.{family}.{size}" for family, sizes in _FAMILIES.items() for size in sizes
 )
-
-#: Families whose instances keep the model volume on local NVMe storage encrypted by the instance's hardware
-#: module. CreateEndpointConfig rejects ``KmsKeyId`` for them (see its API reference), so it is left out.
-LOCAL_STORAGE_FAMILIES: frozenset[str] = frozenset(
-    {
-        "m5d", "c5d", "r5d", "m6gd", "c6gd", "r6gd", "r7gd",
-        "g4dn", "g5", "g6", "g6e", "g7", "g7e",
-        "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6-b300", "p6e-gb200",
-        "dl1", "trn1", "trn1n", "trn2",
-    }
-)
-
-
-def has_local_storage(instance_type: str) -> bool:
-    """True for an instance type whose volume CreateEndpointConfig cannot encrypt with ``KmsKeyId``."""
-    parts = instance_type.split(".")
-    return len(parts) == 3 and parts[1] in LOCAL_STORAGE_FAMILIES
-

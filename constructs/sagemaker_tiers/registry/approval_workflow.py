@@ -42,6 +42,7 @@ import jsii
 from constructs import Construct, IValidation
 
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.delivery import ExactSqsDestination, alarm_on_any, grant_key_via, last_stop_queue
 from sagemaker_tiers.core.nag import acknowledge, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
@@ -130,8 +131,8 @@ class ApprovalWorkflow(Construct):
         self.topic = topic or sns.Topic(
             self, "AdminTopic", display_name="SageMaker model approvals", master_key=encryption_key, enforce_ssl=True
         )
-        self.dead_letter_queue = self._queue("EventDeadLetterQueue")
-        self.failed_invocations_queue = self._queue("FailedInvocationsQueue")
+        self.dead_letter_queue = self._queue("EventDeadLetterQueue", "model package events that failed every delivery attempt")
+        self.failed_invocations_queue = self._queue("FailedInvocationsQueue", "approval handler invocations that failed every retry")
         for email in admin_emails:
             # Undeliverable notifications land in the dead-letter queue too (and raise its alarm).
             self.topic.add_subscription(subscriptions.EmailSubscription(email, dead_letter_queue=self.dead_letter_queue))
@@ -288,23 +289,8 @@ class ApprovalWorkflow(Construct):
 
     # -- building blocks ------------------------------------------------------------------------------------
 
-    def _queue(self, id: str) -> sqs.Queue:
-        queue = sqs.Queue(
-            self,
-            id,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.encryption_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(
-                queue,
-                rule,
-                "This queue is itself the last stop for failed events or invocations (kept 14 days, alarmed on "
-                "depth); a dead-letter queue behind it would only move the messages.",
-            )
-        return queue
+    def _queue(self, id: str, holds: str) -> sqs.Queue:
+        return last_stop_queue(self, id, encryption_key=self.encryption_key, holds=holds)
 
     def _function(
         self,
@@ -341,7 +327,7 @@ class ApprovalWorkflow(Construct):
             reserved_concurrent_executions=reserved_concurrent_executions,
             retry_attempts=2,
             max_event_age=Duration.hours(6),
-            on_failure=_ExactSqsDestination(self.failed_invocations_queue, self.encryption_key),
+            on_failure=ExactSqsDestination(self.failed_invocations_queue, self.encryption_key),
         )
         # Write permission to its own log group only (instead of AWSLambdaBasicExecutionRole on every group).
         log_group.grant_write(role)
@@ -385,14 +371,7 @@ class ApprovalWorkflow(Construct):
         self._grant_key_via(fn, "secretsmanager", "kms:Decrypt")
 
     def _grant_key_via(self, fn: lambda_.Function, service: str, *actions: str) -> None:
-        """Exact KMS actions on the key, only through ``service`` (CDK's grants add ``GenerateDataKey*``)."""
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=list(actions),
-                resources=[self.encryption_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"{service}.{Stack.of(self).region}.amazonaws.com"}},
-            )
-        )
+        grant_key_via(fn, self.encryption_key, service, *actions)
 
     def _parameter_arn_pattern(self) -> str:
         stack = Stack.of(self)
@@ -560,42 +539,9 @@ class ApprovalWorkflow(Construct):
             specs.append(
                 (f"{fn_id}Errors", fn.metric_errors(period=Duration.minutes(5), statistic="Sum"), f"The {fn_id} function raised errors")
             )
-        self.alarms: dict[str, cw.Alarm] = {}
-        for id, metric, description in specs:
-            alarm = metric.create_alarm(
-                alarms,
-                id,
-                alarm_description=description,
-                threshold=0,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(action)
-            self.alarms[id] = alarm
-
-
-@jsii.implements(lambda_.IDestination)
-class _ExactSqsDestination:
-    """An on-failure SQS destination granting sqs:SendMessage and the two KMS actions SQS needs, nothing more.
-
-    (``aws_lambda_destinations.SqsDestination`` grants ``kms:GenerateDataKey*`` and ``kms:ReEncrypt*``.)
-    """
-
-    def __init__(self, queue: sqs.IQueue, key: kms.IKey) -> None:
-        self._queue = queue
-        self._key = key
-
-    def bind(self, scope: Construct, fn: lambda_.IFunction, *, type=None) -> lambda_.DestinationConfig:  # noqa: A002
-        fn.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self._queue.queue_arn]))
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self._key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Stack.of(scope).region}.amazonaws.com"}},
-            )
-        )
-        return lambda_.DestinationConfig(destination=self._queue.queue_arn)
+        self.alarms: dict[str, cw.Alarm] = {
+            id: alarm_on_any(alarms, id, metric, description=description, action=action) for id, metric, description in specs
+        }
 
 
 @jsii.implements(IStableStringProducer)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jsii
-from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -23,40 +21,22 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.delivery import ExactSqsDestination, alarm_on_any, last_stop_queue
 from sagemaker_tiers.core.nag import acknowledge, skip_checkov
 
 HANDLERS = Path(__file__).parent / "studio_handlers"
 
 
 def failure_queue(scope: Construct, id: str, key: kms.IKey, topic: sns.ITopic | None) -> sqs.Queue:
-    """An encrypted queue for invocations that failed every retry, alarmed on depth when a topic is given."""
-    queue = sqs.Queue(
-        scope,
-        id,
-        encryption=sqs.QueueEncryption.KMS,
-        encryption_master_key=key,
-        enforce_ssl=True,
-        retention_period=Duration.days(14),
-    )
-    for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-        acknowledge(
-            queue,
-            rule,
-            "This queue is itself the last stop for Studio automation invocations that failed every retry (kept 14 "
-            "days, alarmed on depth); a dead-letter queue behind it would only move the messages.",
-        )
-    metric = queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum")
-    alarm = metric.create_alarm(
+    """An encrypted queue for invocations that failed every retry, alarmed on depth (to ``topic`` when given)."""
+    queue = last_stop_queue(scope, id, encryption_key=key, holds="Studio automation invocations that failed every retry")
+    alarm_on_any(
         scope,
         f"{id}Depth",
-        alarm_description="Studio automation invocations failed every retry (see the failed-invocations queue)",
-        threshold=0,
-        comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluation_periods=1,
-        treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+        description="Studio automation invocations failed every retry (see the failed-invocations queue)",
+        action=cw_actions.SnsAction(topic) if topic is not None else None,
     )
-    if topic is not None:
-        alarm.add_alarm_action(cw_actions.SnsAction(topic))
     return queue
 
 
@@ -96,7 +76,7 @@ def handler_function(
         reserved_concurrent_executions=reserved_concurrent_executions,
         retry_attempts=2,
         max_event_age=Duration.hours(6),
-        on_failure=_ExactSqsDestination(queue, key),
+        on_failure=ExactSqsDestination(queue, key),
     )
     log_group.grant_write(role)
     dlq_reason = (
@@ -125,45 +105,11 @@ def handler_function(
         "grant uses Resource '*'.",
         applies_to="Resource::*",
     )
-    alarm = fn.metric_errors(period=Duration.minutes(5), statistic="Sum").create_alarm(
+    alarm_on_any(
         scope,
         f"{id}Errors",
-        alarm_description=f"{description}: the function raised errors",
-        threshold=0,
-        comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluation_periods=1,
-        treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        fn.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+        description=f"{description}: the function raised errors",
+        action=cw_actions.SnsAction(topic) if topic is not None else None,
     )
-    if topic is not None:
-        alarm.add_alarm_action(cw_actions.SnsAction(topic))
     return fn
-
-
-def grant_key_via(grantee: iam.IGrantable, key: kms.IKey, service: str, *actions: str) -> iam.Grant:
-    """Exact KMS actions on ``key``, only through ``service`` (CDK's key grants add ``GenerateDataKey*``)."""
-    return iam.Grant.add_to_principal(
-        grantee=grantee,
-        actions=list(actions),
-        resource_arns=[key.key_arn],
-        conditions={"StringEquals": {"kms:ViaService": f"{service}.{Stack.of(key).region}.amazonaws.com"}},
-    )
-
-
-@jsii.implements(lambda_.IDestination)
-class _ExactSqsDestination:
-    """An on-failure SQS destination granting sqs:SendMessage and the two KMS actions SQS needs, nothing more."""
-
-    def __init__(self, queue: sqs.IQueue, key: kms.IKey) -> None:
-        self._queue = queue
-        self._key = key
-
-    def bind(self, scope: Construct, fn: lambda_.IFunction, *, type=None) -> lambda_.DestinationConfig:  # noqa: A002
-        fn.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self._queue.queue_arn]))
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self._key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Stack.of(scope).region}.amazonaws.com"}},
-            )
-        )
-        return lambda_.DestinationConfig(destination=self._queue.queue_arn)

@@ -5,10 +5,9 @@ accepts in ``ResourceConfig.InstanceType``), copied from the SageMaker service m
 SageMaker adds a type, add it here (a test checks that every type here is one botocore's model accepts).
 
 Instance types with local NVMe storage encrypt it with a hardware module, and ``CreateTrainingJob`` rejects a
-``VolumeKmsKeyId`` for them; :func:`has_instance_storage` tells which ones, so a pipeline sends the key only for
-EBS-backed types. Families are listed here only where AWS documents local NVMe storage for every size; a family
-left out gets ``VolumeKmsKeyId`` and, if that is wrong, fails at ``CreateTrainingJob`` (closed, never silently
-unencrypted by the customer key).
+``VolumeKmsKeyId`` for them; :func:`has_instance_storage` (the library's one list, in
+:mod:`sagemaker_tiers.core.instance_storage`) tells which ones, so a pipeline sends the key only for EBS-backed
+types, failing closed for a family it does not know.
 
 Other tiers (Studio, Autopilot) validate instance types too; this module is the training tier's list.
 """
@@ -17,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sagemaker_tiers.core.instance_storage import LOCAL_STORAGE_FAMILIES, has_local_storage
 from sagemaker_tiers.core.validation import ValidationError, is_token, require_unique
 
 TRAINING_INSTANCE_TYPES: tuple[str, ...] = (
@@ -65,26 +65,12 @@ TRAINING_INSTANCE_TYPES: tuple[str, ...] = (
     "ml.r8i-flex.8xlarge", "ml.r8i-flex.12xlarge", "ml.r8i-flex.16xlarge",
 )
 
-#: Families whose every size has local NVMe instance storage (no EBS volume, no ``VolumeKmsKeyId``).
-INSTANCE_STORAGE_FAMILIES: frozenset[str] = frozenset(
-    {
-        "g4dn", "g5", "g6", "g6e", "g7e",
-        "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6-b300", "p6e-gb200",
-        "r5d", "trn1", "trn1n", "trn2",
-    }
-)
+#: The shared list of local-NVMe families (see :mod:`sagemaker_tiers.core.instance_storage`).
+INSTANCE_STORAGE_FAMILIES: frozenset[str] = LOCAL_STORAGE_FAMILIES
+#: True when a type has local NVMe storage (SageMaker then takes no ``VolumeKmsKeyId``).
+has_instance_storage = has_local_storage
 
 _TYPES = frozenset(TRAINING_INSTANCE_TYPES)
-
-
-def family(instance_type: str) -> str:
-    """``"g5"`` for ``"ml.g5.xlarge"``."""
-    return instance_type.split(".")[1]
-
-
-def has_instance_storage(instance_type: str) -> bool:
-    """True when ``instance_type`` has local NVMe storage (SageMaker then takes no ``VolumeKmsKeyId``)."""
-    return family(instance_type) in INSTANCE_STORAGE_FAMILIES
 
 
 def require_training_instance_type(prop: str, value: str) -> None:

@@ -32,6 +32,7 @@ import jsii
 from constructs import Construct, IValidation
 
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.delivery import alarm_on_any, last_stop_queue
 from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import (
     ValidationError,
@@ -1362,21 +1363,9 @@ class TrainingPipeline(Construct):
 
     def _triggers(self, schedule: events.Schedule | None, prefix: str | None, suffix: str) -> None:
         triggers = Construct(self, "Triggers")
-        self.dead_letter_queue = sqs.Queue(
-            triggers,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.encryption_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+        self.dead_letter_queue = last_stop_queue(
+            triggers, "DeadLetterQueue", encryption_key=self.encryption_key, holds="trigger events that could not start a run"
         )
-        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(
-                self.dead_letter_queue,
-                rule,
-                "This queue is itself the last stop for trigger events that could not start a run (kept 14 days, "
-                "alarmed on depth); a dead-letter queue behind it would only move them.",
-            )
 
         def target(trigger: dict[str, Any]) -> targets.SfnStateMachine:
             return targets.SfnStateMachine(
@@ -1429,19 +1418,10 @@ class TrainingPipeline(Construct):
         ]
         if self.dead_letter_queue is not None:
             specs.append(("UndeliveredTriggers", self.metric_undelivered_triggers(), "Trigger events could not start a training run"))
-        self.alarms: dict[str, cw.Alarm] = {}
-        for alarm_id, metric, description in specs:
-            alarm = metric.create_alarm(
-                alarms,
-                alarm_id,
-                alarm_description=description,
-                threshold=0,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(action)
-            self.alarms[alarm_id] = alarm
+        self.alarms: dict[str, cw.Alarm] = {
+            alarm_id: alarm_on_any(alarms, alarm_id, metric, description=description, action=action)
+            for alarm_id, metric, description in specs
+        }
 
 
 # -- validation helpers ---------------------------------------------------------------------------------------
