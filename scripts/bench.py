@@ -48,6 +48,18 @@ def _time(source: str, outdir: Path, extra: dict | None = None) -> float:
     return time.perf_counter() - start
 
 
+#: Tier context keys that must name one of the registry's groups.
+GROUP_KEYS = ("training_model_package_group", "autopilot_model_package_group", "inference_group")
+
+
+def scaling_context(count: int) -> dict:
+    """Context overrides for an app with ``count`` groups; the tiers that use one group point at the first."""
+    return {
+        "sagemaker-tiers:model_package_groups": [f"group-{i}" for i in range(count)],
+        **{f"sagemaker-tiers:{key}": "group-0" for key in GROUP_KEYS},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
@@ -71,7 +83,7 @@ def main() -> None:
 
         print("registry scaling (model package groups watched by one approval workflow):")
         for count in (1, 50):
-            extra = {"sagemaker-tiers:model_package_groups": [f"group-{i}" for i in range(count)]}
+            extra = scaling_context(count)
             outdir = Path(tmp) / f"groups{count}"
             seconds = statistics.median(_time(FULL_APP, outdir, extra) for _ in range(args.runs))
             registry = next(outdir.glob("*-registry.template.json"))

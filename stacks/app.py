@@ -8,6 +8,7 @@ from aws_cdk import App, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.quotas import check_iam_role_quotas
 from stacks.config import AppConfig
 from stacks.foundation_stack import FoundationStack
 from stacks.autopilot_stack import AutopilotConfig, AutopilotStack
@@ -47,6 +48,7 @@ def build_app(app: App) -> TiersApp:
     """Add every stack to ``app``, configured from its context."""
     config = AppConfig.from_node(app.node)
     Tags.of(app).add(defaults.PROJECT_TAG_KEY, config.project_name)
+    check_iam_role_quotas(app)  # too many groups for one role fails here, not halfway through a deployment
     foundation = FoundationStack(app, f"{config.project_name}-foundation", config=config)
     registry = RegistryStack(app, f"{config.project_name}-registry", config=config, key=foundation.key)
     tiers = {"config": config, "foundation": foundation, "registry": registry}

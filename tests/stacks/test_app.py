@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -113,3 +114,14 @@ def test_registry_stack_watches_the_configured_groups_with_the_key_from_foundati
     topic = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SNS::Topic")
     assert "Fn::ImportValue" in json.dumps(topic["Properties"]["KmsMasterKeyId"])  # the foundation's key
     assert {"ApprovalApiUrl", "AdminTopicArn"} <= set(template["Outputs"])
+
+
+def test_bench_scaling_contexts_build_the_whole_app(tmp_path: Path) -> None:
+    # `make bench` synthesizes the app with 1 and 50 groups; every tier must accept that configuration (3 stands in for 50).
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    for count in (1, 3):
+        tiers = build_app(App(outdir=str(tmp_path / str(count)), context=app_context(**bench.scaling_context(count))))
+        assert len(tiers.registry.groups) == count
+        assert tiers.inference.endpoints.keys() == {"group-0"}
