@@ -111,7 +111,8 @@ class Synthesized:
     """The package's one synthesized test stack: three endpoints of one group.
 
     * ``serverless``: defaults but 1-second polls (executed under moto);
-    * ``realtime``: ml.m5.large x2, canary, data capture, 1-second polls (executed under moto);
+    * ``realtime``: ml.m5.large x2, canary, data capture, 1-second polls, a 3-second lock timeout (executed
+      under moto);
     * ``defaults``: only the required props (for default values; named ``churn-defaults``).
     """
 
@@ -134,6 +135,7 @@ class Synthesized:
                 traffic_step_percent=25,
                 data_capture_prefix="capture/churn/",
                 data_capture_sampling_percentage=20,
+                lock_timeout=Duration.seconds(3),
                 **deps,
                 **fast,
             ),

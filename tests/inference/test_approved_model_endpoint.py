@@ -56,7 +56,7 @@ def test_serverless_model_and_config_requests(synthesized) -> None:
     ]
     assert "KmsKeyId" not in config and "DataCaptureConfig" not in config
     names = states["NameResources"]["Parameters"]["resource.$"]
-    assert names.startswith("States.Format('churn-defaults-{}-{}', $.package.Version, States.ArrayGetItem(States.StringSplit(States.UUID()")
+    assert names.startswith("States.Format('churn-defaults-V{}-{}', $.package.Version, States.ArrayGetItem(States.StringSplit(States.UUID()")
     update = states["UpdateEndpoint"]["Parameters"]["DeploymentConfig"]
     assert update["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"] == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
     assert update["BlueGreenUpdatePolicy"]["MaximumExecutionTimeoutInSeconds"] == 5400
@@ -90,7 +90,12 @@ def test_every_task_retries_and_catches_into_the_failure_path(synthesized) -> No
     in_map = {"DeleteEndpointConfig", "DeleteModel"}  # inside the cleanup Maps, whose failure is caught
     for name, task in tasks.items():
         errors = [e for r in task.get("Retry", []) for e in r["ErrorEquals"]]
-        assert "States.TaskFailed" in errors or name == "DescribeEndpoint", name
+        if name in ("DescribeEndpoint", "CheckServingEndpoint"):
+            # A failed lookup means "no endpoint": only throttling is retried, then any error is caught.
+            assert errors == ["SageMaker.ThrottlingException"], name
+            assert task["Catch"][0]["ErrorEquals"] == ["States.TaskFailed"], name
+        else:
+            assert "States.TaskFailed" in errors, name
         if name in in_map:
             continue
         catches = {e: c["Next"] for c in task.get("Catch", []) for e in c["ErrorEquals"]}
@@ -98,7 +103,8 @@ def test_every_task_retries_and_catches_into_the_failure_path(synthesized) -> No
     for name in ("CreateModel", "CreateEndpointConfig", "CreateEndpoint", "UpdateEndpoint", "RecordDeployedModel", "DescribeModelPackage"):
         assert {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"} in tasks[name]["Catch"]
     # Expected errors are caught without retrying.
-    assert tasks["AcquireLock"]["Retry"][0] == {"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "MaxAttempts": 0}
+    for name in ("AcquireLock", "ReleaseLock", "ReleaseLockAfterFailure"):
+        assert tasks[name]["Retry"][0] == {"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "MaxAttempts": 0}, name
     assert tasks["ReadDeployedModel"]["Catch"][0]["ErrorEquals"] == ["Ssm.ParameterNotFoundException"]
     assert tasks["NotifyFailure"]["Next"] == "ReleaseLockAfterFailure"
     assert states["ReleaseLockAfterFailure"]["Next"] == "DeploymentFailed"
@@ -224,8 +230,24 @@ def test_grants(synthesized) -> None:
     assert "sagemaker:InvokeEndpoint" in json.dumps(Stack.of(role).resolve(role.node.find_child("DefaultPolicy").document.to_json()))
 
 
-@pytest.mark.parametrize("name", ["serverless", "realtime", "defaults"])
-def test_names_fit_sagemaker_limits(synthesized, name) -> None:
-    endpoint = synthesized.endpoints[name]
-    # <endpoint>-<version up to 9 digits>-<12 hex> must stay within SageMaker's 63 characters.
-    assert len(endpoint.endpoint_name) + 1 + 9 + 1 + 12 <= 63
+def test_longest_endpoint_name_gives_resource_names_sagemaker_accepts() -> None:
+    """The 40-character maximum endpoint name, a 9-digit version and the random part stay within SageMaker's
+    63-character name pattern, rendered from the definition's own naming expression."""
+    import re as regex
+
+    from aws_cdk import Stack
+
+    from sagemaker_tiers.inference import ApprovedModelEndpoint
+    from tests.inference.conftest import build_test_stack
+
+    stack, deps = build_test_stack()
+    longest = "e" * 38 + "-1"
+    endpoint = ApprovedModelEndpoint(stack, "Longest", endpoint_name=longest, **deps)
+    naming = Stack.of(endpoint).resolve(endpoint.node.find_child("States").node.find_child("NameResources").to_state_json())
+    expression = naming["Parameters"]["resource.$"]
+    template = regex.match(r"States\.Format\('([^']*)', \$\.package\.Version, States\.ArrayGetItem\(States\.StringSplit\(States\.UUID\(\), '-'\), 0\)\)$", expression)
+    assert template, expression
+    # UUID group 0 is 8 hex characters.
+    name = template.group(1).replace("{}", "999999999", 1).replace("{}", "0123abcd", 1)
+    assert len(name) <= 63 and regex.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name), name
+    assert name.startswith(f"{longest}-V")

@@ -160,7 +160,7 @@ def test_first_approval_creates_a_serverless_endpoint_and_records_the_package(en
     endpoint = env.describe_endpoint("serverless")
     assert endpoint["EndpointStatus"] == "InService"
     config_name = endpoint["EndpointConfigName"]
-    assert config_name.startswith("churn-serverless-1-") and len(config_name) == len("churn-serverless-1-") + 12
+    assert config_name.startswith("churn-serverless-V1-") and len(config_name) == len("churn-serverless-V1-") + 8
     assert env.deployed("serverless") == v1
     model = env.sm.describe_model(ModelName=config_name)
     assert model["PrimaryContainer"]["ModelPackageName"] == v1
@@ -187,7 +187,7 @@ def test_second_approval_updates_blue_green_waits_for_it_and_cleans_up_keeping_t
 
     _succeeded(result)
     second_config = env.describe_endpoint("serverless")["EndpointConfigName"]
-    assert second_config.startswith("churn-serverless-2-")
+    assert second_config.startswith("churn-serverless-V2-")
     assert env.deployed("serverless") == versions[1]
     [update] = env.fake.updates
     assert update["EndpointConfigName"] == second_config
@@ -358,3 +358,84 @@ def test_a_running_holder_is_waited_for_and_concurrent_runs_deploy_once(env) -> 
         _succeeded(result)
     assert len(env.sdk_calls("createModel")) == 1  # one deployed; the other found it deployed
     assert sorted("AlreadyDeployed" in entered_states(env.sfn, r["executionArn"]) for r in results) == [False, True]
+
+
+def test_cleanup_never_touches_another_endpoints_objects_that_share_the_name_prefix(env) -> None:
+    # Another endpoint named "churn-serverless-b" (its objects: "churn-serverless-b-V<n>-<hex>") and objects made
+    # by hand whose names start with "churn-serverless-" sit in the same account.
+    foreign = ["churn-serverless-b-V1-0123abcd", "churn-serverless-b-V2-4567ef01", "churn-serverless-notes"]
+    for name in foreign:
+        env.sm.create_model(ModelName=name, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/other", PrimaryContainer={"Image": IMAGE})
+        env.sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name, "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 1}}],
+        )
+    env.deploy("serverless")
+    served = []
+    for _ in range(3):
+        env.approve("serverless", env.register())
+        _succeeded(env.run("serverless"))
+        served.append(env.describe_endpoint("serverless")["EndpointConfigName"])
+
+    configs = {c["EndpointConfigName"] for c in env.sm.list_endpoint_configs(MaxResults=100)["EndpointConfigs"]}
+    models = {m["ModelName"] for m in env.sm.list_models(MaxResults=100)["Models"]}
+    assert set(foreign) <= configs and set(foreign) <= models  # untouched
+    assert served[0] not in configs and served[0] not in models  # this endpoint's oldest is cleaned up
+    assert {served[1], served[2]} <= configs
+
+
+def test_a_lock_held_past_lock_timeout_fails_visibly_and_leaves_the_holders_lock(env) -> None:
+    env.deploy("realtime")
+    blocker = env.sfn.create_state_machine(
+        name="long-holder",
+        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": True}}}),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/deployer",
+    )["stateMachineArn"]
+    holder = env.sfn.start_execution(stateMachineArn=blocker, name="holder")["executionArn"]
+    table = env.physical[env._logical(env.endpoint("realtime").lock_table)]
+    env.ddb.put_item(TableName=table, Item={"pk": {"S": "churn-realtime"}, "holder": {"S": holder}})
+    env.approve("realtime", env.register())
+
+    result = env.run("realtime", timeout=60)
+    env.sfn.stop_execution(executionArn=holder)
+
+    assert result["status"] == "FAILED" and result["error"] == "InferenceDeploymentFailed"
+    assert entered_states(env.sfn, result["executionArn"]).count("WaitForLock") == 4  # lock_timeout 3 s / 1 s polls, + 1
+    [message] = env.messages()
+    assert "LockTimeout" in message["message"] and holder in message["message"]
+    assert env.lock_items("realtime") == [{"pk": {"S": "churn-realtime"}, "holder": {"S": holder}}]
+    assert env.sdk_calls("createModel") == []
+
+
+def test_an_already_deployed_version_is_deployed_again_when_its_endpoint_is_gone(env) -> None:
+    env.deploy("serverless")
+    v1 = env.register()
+    env.approve("serverless", v1)
+    _succeeded(env.run("serverless"))
+    env.sm.delete_endpoint(EndpointName="churn-serverless")  # deleted by hand; the parameter still names v1
+
+    result = env.run("serverless")
+
+    _succeeded(result)
+    states = entered_states(env.sfn, result["executionArn"])
+    assert "AlreadyDeployed" not in states and states.index("CheckServingEndpoint") < states.index("CreateEndpoint")
+    assert env.describe_endpoint("serverless")["EndpointStatus"] == "InService"
+    assert env.deployed("serverless") == v1 and len(env.sdk_calls("createModel")) == 2
+
+
+def test_an_endpoint_that_cannot_be_updated_fails_at_once(env) -> None:
+    from moto.sagemaker.models import sagemaker_backends
+
+    env.deploy("serverless")
+    v1, v2 = env.register(), env.register()
+    env.approve("serverless", v1)
+    _succeeded(env.run("serverless"))
+    sagemaker_backends[ACCOUNT][REGION].endpoints["churn-serverless"].endpoint_status = "OutOfService"
+    env.approve("serverless", v2)
+
+    result = env.run("serverless")
+
+    assert result["status"] == "FAILED"
+    states = entered_states(env.sfn, result["executionArn"])
+    assert "EndpointUnusable" in states and "WaitForEndpointIdle" not in states
+    assert "OutOfService" in env.messages()[0]["message"] and env.deployed("serverless") == v1

@@ -52,7 +52,8 @@ def _endpoint(base, **props):
         ({"endpoint_name": "a" * 41}, r"endpoint_name must be 1-40 .*got 'a{41}'"),
         ({"bake_time": Duration.hours(2)}, r"bake_time must be between 0 seconds and 1 hour, got 2 hours"),
         ({"poll_interval": Duration.minutes(20)}, r"poll_interval must be between 1 second and 10 minutes, got 20 minutes"),
-        ({"deployment_timeout": Duration.hours(9)}, r"deployment_timeout must be between 1 minute and 8 hours, got 9 hours"),
+        ({"deployment_timeout": Duration.hours(9)}, r"deployment_timeout must be between 10 minutes and 8 hours, got 9 hours"),
+        ({"deployment_timeout": Duration.minutes(5)}, r"deployment_timeout must be between 10 minutes and 8 hours, got 5 minutes"),
         ({"lock_timeout": Duration.days(2)}, r"lock_timeout must be between 1 minute and 1 day, got 2 days"),
         ({"bake_time": Duration.minutes(50), "deployment_timeout": Duration.minutes(30)}, r"deployment_timeout must be longer than the baking periods of an update"),
         ({"model_data_prefixes": "models/"}, r"model_data_prefixes must be a list of S3 key prefixes, got the string 'models/'"),
@@ -67,10 +68,22 @@ def test_bad_props_fail_at_construction(base, props, message) -> None:
         _endpoint(base, **props)
 
 
+def _endpoint_config_request(endpoint) -> dict:
+    from aws_cdk import Stack
+
+    state = endpoint.node.find_child("States").node.find_child("CreateEndpointConfig")
+    return Stack.of(endpoint).resolve(state.to_state_json())["Parameters"]
+
+
 def test_valid_realtime_props_are_accepted_and_local_storage_types_get_no_volume_key(base) -> None:
-    endpoint = _endpoint(base, instance_type="ml.g5.xlarge", instance_count=2, traffic_shift="linear", traffic_step_percent=50)
-    assert not endpoint.serverless and endpoint.instance_type == "ml.g5.xlarge"
+    local = _endpoint(base, instance_type="ml.g5.xlarge", instance_count=2, traffic_shift="linear", traffic_step_percent=50)
+    ebs = _endpoint(base, instance_type="ml.m5.large")
+    assert not local.serverless and local.instance_type == "ml.g5.xlarge"
     assert has_local_storage("ml.g5.xlarge") and not has_local_storage("ml.m5.large")
+    # CreateEndpointConfig rejects a KmsKeyId for instance types with local NVMe storage.
+    assert "KmsKeyId" not in _endpoint_config_request(local)
+    assert "KmsKeyId" in _endpoint_config_request(ebs)
+    assert _endpoint_config_request(local)["ProductionVariants"][0]["InstanceType"] == "ml.g5.xlarge"
 
 
 def test_instance_types_match_botocores_model() -> None:

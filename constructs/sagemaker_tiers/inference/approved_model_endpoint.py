@@ -51,6 +51,8 @@ NONE = "NONE"
 _ENDPOINT_NAME = r"[a-z0-9](-*[a-z0-9]){0,39}"
 _PARAMETER_NAME = r"(/[A-Za-z0-9_.-]+){1,15}"
 _RETRY = {"errors": ["States.TaskFailed"], "interval": Duration.seconds(5), "max_attempts": 3, "backoff_rate": 2.0}
+#: SageMaker's throttling error as an aws-sdk integration names it (``<Service>.<error code>``).
+_THROTTLED = "SageMaker.ThrottlingException"
 
 
 class ApprovedModelEndpoint(Construct):
@@ -90,7 +92,11 @@ class ApprovedModelEndpoint(Construct):
     (Wait + Choice, at most ``deployment_timeout / poll_interval`` times) until ``InService`` on the NEW
     configuration -> PutParameter ``deployed-model`` -> delete the group's older endpoint configurations and models,
     keeping the new and the previous one (for rollback) -> release the lock. Model and configuration names are
-    ``<endpoint_name>-<package version>-<12 random hex>``, unique per execution.
+    ``<endpoint_name>-V<package version>-<8 random hex>``, unique per execution. The capital ``V`` makes them this
+    endpoint's alone: endpoint names are lowercase, so another endpoint whose name starts with this one
+    (``churn`` and ``churn-v2``) makes ``churn-v2-V3-...``, which never matches ``churn-V*``, and cleanup never
+    touches it. When the approved version is already deployed, the execution still checks the endpoint: if it
+    is gone or ``Failed``, it is deployed again.
 
     **On failure** (package not approved, an API error after retries, a deployment that SageMaker rolled back or
     that did not finish in time): the administrators' topic gets the error, the lock is released and the execution
@@ -108,10 +114,10 @@ class ApprovedModelEndpoint(Construct):
 
     **Serverless vs real-time.** By default the endpoint is serverless (``memory_size_in_mb``, ``max_concurrency``):
     nothing bills while idle. SageMaker Serverless Inference does not support VPC configuration, network
-    isolation, a KMS key for the (non-existent) instance volume, or data capture, and canary/linear traffic
-    shifting sizes are instance counts; so a serverless model is created without ``VpcConfig`` and
-    ``EnableNetworkIsolation``, its configuration without ``KmsKeyId``, and updates shift all traffic at once
-    after the baking period. Give ``instance_type`` for a real-time endpoint: the model then runs in
+    isolation or data capture, and canary/linear traffic shifting sizes are instance counts; ``KmsKeyId``
+    encrypts the storage volume of the ML compute instances, which a serverless endpoint does not have. So a
+    serverless model is created without ``VpcConfig`` and ``EnableNetworkIsolation``, its configuration without
+    ``KmsKeyId``, and updates shift all traffic at once after the baking period. Give ``instance_type`` for a real-time endpoint: the model then runs in
     ``network``'s private subnets and security group with network isolation, the volume is encrypted with
     ``encryption_key`` (unless the type has local NVMe storage, which CreateEndpointConfig rejects a key for), and
     data capture and canary/linear shifting are available. Asking for a serverless-incompatible feature without
@@ -159,8 +165,9 @@ class ApprovedModelEndpoint(Construct):
         Default: none (no capture).
     :param data_capture_sampling_percentage: Percentage of requests captured, 1-100. Default: 100.
     :param poll_interval: Wait between DescribeEndpoint calls, 1 second to 10 minutes. Default: 1 minute.
-    :param deployment_timeout: How long a create or update may take before the execution fails, at least
-        ``poll_interval``, at most 8 hours. Default: 90 minutes.
+    :param deployment_timeout: How long a create or update may take before the execution fails, 10 minutes to
+        8 hours (SageMaker's blue/green execution timeout bounds) and longer than the update's baking periods.
+        Default: 90 minutes.
     :param lock_poll_interval: Wait between attempts to take the lock, 1 second to 10 minutes. Default: 1 minute.
     :param lock_timeout: How long an execution waits for another one of the same endpoint, at least
         ``lock_poll_interval``, at most 24 hours. Default: 4 hours.
@@ -220,7 +227,8 @@ class ApprovedModelEndpoint(Construct):
         lock_timeout = lock_timeout or Duration.hours(4)
         require_duration("bake_time", bake_time, minimum=Duration.seconds(0), maximum=Duration.hours(1))
         require_duration("poll_interval", poll_interval, minimum=Duration.seconds(1), maximum=Duration.minutes(10))
-        require_duration("deployment_timeout", deployment_timeout, minimum=poll_interval, maximum=Duration.hours(8))
+        # SageMaker's blue/green MaximumExecutionTimeoutInSeconds takes 600-28800 s; the same bound serves a create.
+        require_duration("deployment_timeout", deployment_timeout, minimum=Duration.minutes(10), maximum=Duration.hours(8))
         require_duration("lock_poll_interval", lock_poll_interval, minimum=Duration.seconds(1), maximum=Duration.minutes(10))
         require_duration("lock_timeout", lock_timeout, minimum=lock_poll_interval, maximum=Duration.hours(24))
         if len(rollback_alarms) > 8:
@@ -670,7 +678,7 @@ class ApprovedModelEndpoint(Construct):
                 )
             )
         reason = (
-            "Models and endpoint configurations are created per deployment as '<endpoint_name>-<version>-<random>'; "
+            "Models and endpoint configurations are created per deployment as '<endpoint_name>-V<version>-<random>'; "
             "IAM can only name them by the endpoint's own name prefix."
         )
         for kind in ("model", "endpoint-config"):
@@ -728,6 +736,7 @@ class ApprovedModelEndpoint(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         failed = sfn.Fail(states, "DeploymentFailed", error="InferenceDeploymentFailed", cause="See the administrators' notification and the execution history")
+        release_after_failure.add_retry(errors=["DynamoDB.ConditionalCheckFailedException"], max_attempts=0)
         release_after_failure.add_retry(**_RETRY)
         release_after_failure.add_catch(failed, errors=["States.ALL"], result_path="$.releaseError")
         release_after_failure.next(failed)
@@ -772,6 +781,7 @@ class ApprovedModelEndpoint(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         done = sfn.Succeed(states, "Done")
+        release.add_retry(errors=["DynamoDB.ConditionalCheckFailedException"], max_attempts=0)
         release.add_retry(**_RETRY)
         release.add_catch(done, errors=["DynamoDB.ConditionalCheckFailedException"], result_path="$.releaseError")
         release.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
@@ -823,7 +833,7 @@ class ApprovedModelEndpoint(Construct):
         count_lock_wait = sfn.Pass(
             states,
             "CountLockWait",
-            parameters={"stale": "none", "waits.$": "States.MathAdd($.lock.waits, 1)"},
+            parameters={"stale": "none", "waits.$": "States.MathAdd($.lock.waits, 1)", "item.$": "$.lock.item"},
             result_path="$.lock",
         )
         lock_timeout = fail_with(
@@ -896,6 +906,17 @@ class ApprovedModelEndpoint(Construct):
         )
         notify_nothing_approved.next(release)
         already_deployed = sfn.Pass(states, "AlreadyDeployed").next(release)
+        check_serving = tasks.CallAwsService(
+            states,
+            "CheckServingEndpoint",
+            service="sagemaker",
+            action="describeEndpoint",
+            iam_action="sagemaker:DescribeEndpoint",
+            iam_resources=[self.endpoint_arn],
+            parameters={"EndpointName": name},
+            result_selector={"Status": sfn.JsonPath.string_at("$.EndpointStatus")},
+            result_path="$.serving",
+        )
 
         describe_package = on_error(
             tasks.CallAwsService(
@@ -924,7 +945,7 @@ class ApprovedModelEndpoint(Construct):
             states,
             "NameResources",
             parameters={
-                "resource.$": f"States.Format('{name}-{{}}-{{}}', $.package.Version, States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 4))"
+                "resource.$": f"States.Format('{name}-V{{}}-{{}}', $.package.Version, States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0))"
             },
             result_path="$.names",
         )
@@ -1008,6 +1029,7 @@ class ApprovedModelEndpoint(Construct):
         no_endpoint = sfn.Pass(states, "NoEndpointYet", result=sfn.Result.from_object({"Status": "Missing", "ConfigName": "none"}), result_path="$.endpoint")
         # SageMaker answers DescribeEndpoint for a missing endpoint with an unmodelled ValidationException, so any
         # error means "create it": if the endpoint does exist after all, CreateEndpoint fails and the execution with it.
+        check_endpoint.add_retry(errors=[_THROTTLED], interval=Duration.seconds(5), max_attempts=5, backoff_rate=2.0)
         check_endpoint.add_catch(no_endpoint, errors=["States.TaskFailed"], result_path="$.endpointLookup")
         check_endpoint.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
         create_endpoint = on_error(
@@ -1028,7 +1050,7 @@ class ApprovedModelEndpoint(Construct):
         elif traffic_shift == "linear":
             routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": traffic_step_percent}
         steps = 1 if traffic_shift == "all-at-once" else (2 if traffic_shift == "canary" else math.ceil(100 / (traffic_step_percent or 50)))
-        max_execution = min(28800, max(600, int(deployment_timeout.to_seconds())))
+        max_execution = int(deployment_timeout.to_seconds())
         if max_execution <= steps * int(bake_time.to_seconds()):
             raise ValidationError(
                 f"deployment_timeout must be longer than the baking periods of an update ({steps} x bake_time = {steps * int(bake_time.to_seconds())} s), got {int(deployment_timeout.to_seconds())} s"
@@ -1181,10 +1203,20 @@ class ApprovedModelEndpoint(Construct):
         nothing_deployed.next(
             what_to_do := sfn.Choice(states, "WhatToDo")
             .when(sfn.Condition.string_equals("$.approved.Value", NONE), notify_nothing_approved)
-            .when(sfn.Condition.string_equals_json_path("$.approved.Value", "$.deployed.Value"), already_deployed)
+            .when(sfn.Condition.string_equals_json_path("$.approved.Value", "$.deployed.Value"), check_serving)
             .otherwise(describe_package)
         )
         read_deployed.next(what_to_do)
+        # The deployed-model parameter says what was deployed, not that the endpoint still exists: a deleted or
+        # Failed endpoint is deployed again.
+        check_serving.add_retry(errors=[_THROTTLED], interval=Duration.seconds(5), max_attempts=5, backoff_rate=2.0)
+        check_serving.add_catch(describe_package, errors=["States.TaskFailed"], result_path="$.servingLookup")
+        check_serving.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+        check_serving.next(
+            sfn.Choice(states, "StillServing")
+            .when(sfn.Condition.string_equals("$.serving.Status", "Failed"), describe_package)
+            .otherwise(already_deployed)
+        )
         describe_package.next(
             sfn.Choice(states, "IsApprovedVersionOfGroup")
             .when(
@@ -1201,6 +1233,17 @@ class ApprovedModelEndpoint(Construct):
             sfn.Choice(states, "EndpointState")
             .when(sfn.Condition.string_equals("$.endpoint.Status", "InService"), update_endpoint)
             .when(sfn.Condition.string_equals("$.endpoint.Status", "Failed"), delete_failed)
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals("$.endpoint.Status", "OutOfService"),
+                    sfn.Condition.string_equals("$.endpoint.Status", "UpdateRollbackFailed"),
+                ),
+                fail_with(
+                    "EndpointUnusable",
+                    "EndpointUnusable",
+                    f"States.Format('Endpoint {name} is {{}}: it cannot be updated; see DescribeEndpoint FailureReason and fix or delete it', $.endpoint.Status)",
+                ),
+            )
             .otherwise(wait_busy)
         )
         return start
@@ -1260,7 +1303,7 @@ class ApprovedModelEndpoint(Construct):
                 sfn.Condition.or_(
                     sfn.Condition.string_equals_json_path("$.name", "$.current"),
                     sfn.Condition.string_equals_json_path("$.name", "$.previous"),
-                    sfn.Condition.not_(sfn.Condition.string_matches("$.name", f"{name}-*")),
+                    sfn.Condition.not_(sfn.Condition.string_matches("$.name", f"{name}-V*")),
                 ),
                 keep,
             )
