@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from constructs import Node
 
 from sagemaker_tiers.core.validation import ValidationError, require_int_in_range, require_match, require_one_of
-from sagemaker_tiers.foundation.network import EGRESS_MODES
+from sagemaker_tiers.foundation.network import EGRESS_MODES, require_vpc_cidr
 from sagemaker_tiers.registry.model_package_group import GROUP_NAME_PATTERN, GROUP_NAME_RULE
 
 CONTEXT_PREFIX = "sagemaker-tiers:"
@@ -69,12 +69,7 @@ class AppConfig:
             raise ValidationError(f"{key}admin_emails must name at least one address, got []")
         for group in self.model_package_groups:
             require_match(key + "model_package_groups", group, GROUP_NAME_PATTERN, "a list of names of " + GROUP_NAME_RULE)
-        require_match(
-            key + "vpc_cidr",
-            self.vpc_cidr,
-            r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}/(1[6-9]|2[0-4])",
-            "an IPv4 CIDR block from /16 to /24, such as '10.40.0.0/16'",
-        )
+        require_vpc_cidr(key + "vpc_cidr", self.vpc_cidr, max_azs=self.max_azs, egress=self.network_egress)
 
 
 C = TypeVar("C")

@@ -93,7 +93,10 @@ def test_existing_vpc_is_used_as_is() -> None:
         ({"max_azs": 7}, r"max_azs must be a whole number between 2 and 6, got 7"),
         ({"nat_gateways": 0}, r"nat_gateways must be a whole number between 1 and 2, got 0"),
         ({"nat_gateways": 3}, r"nat_gateways must be a whole number between 1 and 2, got 3"),
-        ({"cidr": "10.0.0.0/8"}, r"cidr must be an IPv4 CIDR block from /16 to /24.*got '10.0.0.0/8'"),
+        ({"cidr": "10.0.0.0/8"}, r"cidr must be an IPv4 CIDR block from /16 to /18.*got '10.0.0.0/8'"),
+        ({"cidr": "10.0.0.0/19"}, r"cidr must be an IPv4 CIDR block from /16 to /18 \(a /20 workload subnet in each of 2 availability zones and a /26 public subnet per zone \(egress 'nat'\)\), got '10.0.0.0/19'"),
+        ({"cidr": "10.0.0.0/20", "egress": "endpoints"}, r"cidr must be an IPv4 CIDR block from /16 to /19 .*got '10.0.0.0/20'"),
+        ({"cidr": "10.0.0.0/18", "max_azs": 4, "nat_gateways": 1}, r"from /16 to /17 .*each of 4 availability zones.*got '10.0.0.0/18'"),
         ({"cidr": "300.0.0.0/16"}, r"cidr must be an IPv4 CIDR block.*got '300.0.0.0/16'"),
         ({"encryption_key": None}, r"encryption_key must be given for a new VPC"),
     ],
@@ -116,3 +119,29 @@ def test_existing_vpc_without_private_subnets_is_rejected() -> None:
     )
     with pytest.raises(ValidationError, match=r"vpc must have private or isolated subnets.*got a VPC with 2 public"):
         SageMakerNetwork(stack, "Network", vpc=vpc)
+
+
+def test_largest_vpc_prefix_is_what_cdk_can_allocate() -> None:
+    """The CIDR check agrees with ec2.Vpc's own allocator for every zone count and egress mode."""
+    from aws_cdk import Environment
+
+    from sagemaker_tiers.foundation.network import PUBLIC_SUBNET_MASK, WORKLOAD_SUBNET_MASK, largest_vpc_prefix
+
+    zones = {"availability-zones:account=123456789012:region=us-east-1": [f"us-east-1{z}" for z in "abcdef"]}
+    for max_azs in range(2, 7):
+        for egress in ("nat", "endpoints"):
+            longest = largest_vpc_prefix(max_azs, egress)
+            for prefix, fits in ((longest, True), (longest + 1, False)):
+                stack = Stack(App(context=zones), "S", env=Environment(account="123456789012", region="us-east-1"))
+                subnets = [ec2.SubnetConfiguration(name="w", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=WORKLOAD_SUBNET_MASK)]
+                if egress == "nat":
+                    subnets.insert(0, ec2.SubnetConfiguration(name="p", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=PUBLIC_SUBNET_MASK))
+                build = lambda: ec2.Vpc(  # noqa: E731
+                    stack, "Vpc", ip_addresses=ec2.IpAddresses.cidr(f"10.0.0.0/{prefix}"), max_azs=max_azs,
+                    nat_gateways=0, subnet_configuration=subnets,
+                )
+                if fits:
+                    assert len(build().isolated_subnets) == max_azs, (max_azs, egress, prefix)
+                else:
+                    with pytest.raises(Exception):  # noqa: B017 - CDK's own allocation error
+                        build()

@@ -27,6 +27,7 @@ def test_command_line_strings_are_parsed() -> None:
         ({"nat_gateways": 3}, r"sagemaker-tiers:nat_gateways must be a whole number between 1 and 2, got 3"),
         ({"project_name": "Bad Name"}, r"sagemaker-tiers:project_name must be 3-32 lowercase.*got 'Bad Name'"),
         ({"vpc_cidr": "10.0.0.0/8"}, r"sagemaker-tiers:vpc_cidr must be an IPv4 CIDR block.*got '10.0.0.0/8'"),
+        ({"vpc_cidr": "10.0.0.0/20"}, r"sagemaker-tiers:vpc_cidr must be an IPv4 CIDR block from /16 to /18 .*got '10.0.0.0/20'"),
         ({"noncurrent_version_expiration_days": 0}, r"noncurrent_version_expiration_days must be a whole number between 1"),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import Literal
 
 from aws_cdk import RemovalPolicy
@@ -32,6 +34,40 @@ SAGEMAKER_INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
 }
 
 
+#: Size of each availability zone's workload subnet (4,096 addresses) and of a public (NAT) subnet.
+WORKLOAD_SUBNET_MASK = 20
+PUBLIC_SUBNET_MASK = 26
+
+
+def largest_vpc_prefix(max_azs: int, egress: str) -> int:
+    """The longest prefix (smallest block) a new VPC of ``max_azs`` zones can have.
+
+    One /20 workload subnet per zone; with NAT egress, a /26 public subnet per zone, which CDK's allocator places
+    ahead of the /20s and so costs one /20-aligned block in all. Checked against ``ec2.Vpc`` for 2-6 zones and
+    both egress modes in the tests.
+    """
+    blocks = max_azs + (1 if egress == "nat" else 0)
+    return WORKLOAD_SUBNET_MASK - math.ceil(math.log2(blocks))
+
+
+def require_vpc_cidr(name: str, cidr: str, *, max_azs: int, egress: str) -> None:
+    """Fail unless ``cidr`` is an IPv4 block from /16 with room for ``max_azs`` zones' subnets."""
+    longest = largest_vpc_prefix(max_azs, egress)
+    require_match(
+        name,
+        cidr,
+        r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}/(1[6-9]|2[0-4])",
+        f"an IPv4 CIDR block from /16 to /{longest}, such as '10.40.0.0/16'",
+    )
+    prefix = int(cidr.rsplit("/", 1)[1])
+    if prefix > longest:
+        public = f" and a /{PUBLIC_SUBNET_MASK} public subnet per zone (egress 'nat')" if egress == "nat" else ""
+        raise ValidationError(
+            f"{name} must be an IPv4 CIDR block from /16 to /{longest} (a /{WORKLOAD_SUBNET_MASK} workload subnet in "
+            f"each of {max_azs} availability zones{public}), got {cidr!r}"
+        )
+
+
 class SageMakerNetwork(Construct):
     """A VPC for SageMaker, or an existing one, with the subnets and security group every tier uses.
 
@@ -56,7 +92,9 @@ class SageMakerNetwork(Construct):
     :param encryption_key: KMS key for the flow log group. Required for a new VPC.
     :param vpc: An existing VPC. Default: a new VPC as described above.
     :param egress: ``"nat"`` or ``"endpoints"``; only for a new VPC. Default: ``"nat"``.
-    :param cidr: IPv4 CIDR of a new VPC, a /16 to /24 block. Default: ``"10.40.0.0/16"``.
+    :param cidr: IPv4 CIDR of a new VPC, from /16 to a block with a /20 per zone (and, with ``egress="nat"``, room
+        for the /26 public subnets): /19 for 2 zones with endpoints, /18 for 2-3 zones, /17 for up to 6.
+        Default: ``"10.40.0.0/16"``.
     :param max_azs: Availability zones of a new VPC, 2-6. Default: 2.
     :param nat_gateways: NAT gateways with ``egress="nat"``, 1 to ``max_azs`` (one per AZ survives an AZ outage).
         Default: 1.
@@ -80,12 +118,7 @@ class SageMakerNetwork(Construct):
         require_one_of("egress", egress, EGRESS_MODES)
         require_int_in_range("max_azs", max_azs, minimum=2, maximum=6)
         require_int_in_range("nat_gateways", nat_gateways, minimum=1, maximum=max_azs)
-        require_match(
-            "cidr",
-            cidr,
-            r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}/(1[6-9]|2[0-4])",
-            "an IPv4 CIDR block from /16 to /24, such as '10.40.0.0/16'",
-        )
+        require_vpc_cidr("cidr", cidr, max_azs=max_azs, egress=egress)
         self.egress = egress
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
 
@@ -146,9 +179,9 @@ class SageMakerNetwork(Construct):
         retention: logs.RetentionDays,
     ) -> ec2.Vpc:
         workload_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if egress == "nat" else ec2.SubnetType.PRIVATE_ISOLATED
-        subnets = [ec2.SubnetConfiguration(name="workloads", subnet_type=workload_type, cidr_mask=20)]
+        subnets = [ec2.SubnetConfiguration(name="workloads", subnet_type=workload_type, cidr_mask=WORKLOAD_SUBNET_MASK)]
         if egress == "nat":
-            subnets.insert(0, ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26))
+            subnets.insert(0, ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=PUBLIC_SUBNET_MASK))
         flow_log_group = logs.LogGroup(
             self,
             "FlowLogs",
