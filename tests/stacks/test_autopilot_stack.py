@@ -80,6 +80,14 @@ def test_context_keys_configure_triggers_and_limits() -> None:
     assert job.max_polls == 30
 
 
+def test_the_longest_runtime_the_config_accepts_builds() -> None:
+    """The config's runtime bound is the construct's poll bound: 124 h + 1 h at 5-minute polls is 1,500 polls."""
+    app = App(context=app_context(autopilot_max_runtime_hours="124"))
+    config, foundation, registry = base_stacks(app)
+    stack = AutopilotStack(app, "autopilot", config=config, foundation=foundation, registry=registry)
+    assert stack.autopilot.max_polls == 1500
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -87,6 +95,7 @@ def test_context_keys_configure_triggers_and_limits() -> None:
         ({"autopilot_dataset_format": "json"}, "sagemaker-tiers:autopilot_dataset_format must be one of 'csv', 'parquet'"),
         ({"autopilot_schedule": "every monday"}, "sagemaker-tiers:autopilot_schedule must be an EventBridge schedule expression"),
         ({"autopilot_max_runtime_hours": "0"}, "sagemaker-tiers:autopilot_max_runtime_hours must be a whole number between 1 and 720"),
+        ({"autopilot_max_runtime_hours": "125"}, r"sagemaker-tiers:autopilot_max_runtime_hours must be at most 124 with sagemaker-tiers:autopilot_poll_interval_minutes=5 .*got 125"),
         ({"autopilot_job_name_prefix": "Example_Churn"}, "sagemaker-tiers:autopilot_job_name_prefix"),
         ({"autopilot_trigger_on_new_data": "yes"}, "sagemaker-tiers:autopilot_trigger_on_new_data must be true or false"),
     ],
