@@ -145,6 +145,19 @@ def env(synthesized, monkeypatch):
             yield Env(synthesized, calls, fake)
 
 
+def _hold_lock(env: Env, name: str, *, seconds: int) -> tuple[str, str]:
+    """Put endpoint ``name``'s lock in the hands of another execution that runs ``seconds``; returns it and the table."""
+    blocker = env.sfn.create_state_machine(
+        name=f"holder-of-{name}",
+        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": seconds, "End": True}}}),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/deployer",
+    )["stateMachineArn"]
+    holder = env.sfn.start_execution(stateMachineArn=blocker, name="holder")["executionArn"]
+    table = env.physical[env._logical(env.endpoint(name).lock_table)]
+    env.ddb.put_item(TableName=table, Item={"pk": {"S": env.endpoint(name).endpoint_name}, "holder": {"S": holder}})
+    return holder, table
+
+
 def _succeeded(result: dict) -> None:
     assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
 
@@ -329,14 +342,7 @@ def test_stale_lock_of_a_dead_execution_is_taken_over(env) -> None:
 
 def test_a_running_holder_is_waited_for_and_concurrent_runs_deploy_once(env) -> None:
     env.deploy("serverless")
-    blocker = env.sfn.create_state_machine(
-        name="blocker",
-        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 30, "End": True}}}),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/deployer",
-    )["stateMachineArn"]
-    holder = env.sfn.start_execution(stateMachineArn=blocker, name="holder")["executionArn"]
-    table = env.physical[env._logical(env.endpoint("serverless").lock_table)]
-    env.ddb.put_item(TableName=table, Item={"pk": {"S": "churn-serverless"}, "holder": {"S": holder}})
+    holder, table = _hold_lock(env, "serverless", seconds=30)
     env.approve("serverless", env.register())
 
     # Two executions (two events) while the lock is held: both wait.
@@ -386,14 +392,7 @@ def test_cleanup_never_touches_another_endpoints_objects_that_share_the_name_pre
 
 def test_a_lock_held_past_lock_timeout_fails_visibly_and_leaves_the_holders_lock(env) -> None:
     env.deploy("realtime")
-    blocker = env.sfn.create_state_machine(
-        name="long-holder",
-        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": True}}}),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/deployer",
-    )["stateMachineArn"]
-    holder = env.sfn.start_execution(stateMachineArn=blocker, name="holder")["executionArn"]
-    table = env.physical[env._logical(env.endpoint("realtime").lock_table)]
-    env.ddb.put_item(TableName=table, Item={"pk": {"S": "churn-realtime"}, "holder": {"S": holder}})
+    holder, _ = _hold_lock(env, "realtime", seconds=60)
     env.approve("realtime", env.register())
 
     result = env.run("realtime", timeout=60)

@@ -771,6 +771,20 @@ class ApprovedModelEndpoint(Construct):
             task.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
             return task
 
+        def describe_endpoint(state_id: str, result_path: str) -> tasks.CallAwsService:
+            """DescribeEndpoint of this endpoint, keeping its status and configuration name at ``result_path``."""
+            return tasks.CallAwsService(
+                states,
+                state_id,
+                service="sagemaker",
+                action="describeEndpoint",
+                iam_action="sagemaker:DescribeEndpoint",
+                iam_resources=[self.endpoint_arn],
+                parameters={"EndpointName": name},
+                result_selector={"Status": sfn.JsonPath.string_at("$.EndpointStatus"), "ConfigName": sfn.JsonPath.string_at("$.EndpointConfigName")},
+                result_path=result_path,
+            )
+
         release = tasks.DynamoDeleteItem(
             states,
             "ReleaseLock",
@@ -906,17 +920,7 @@ class ApprovedModelEndpoint(Construct):
         )
         notify_nothing_approved.next(release)
         already_deployed = sfn.Pass(states, "AlreadyDeployed").next(release)
-        check_serving = tasks.CallAwsService(
-            states,
-            "CheckServingEndpoint",
-            service="sagemaker",
-            action="describeEndpoint",
-            iam_action="sagemaker:DescribeEndpoint",
-            iam_resources=[self.endpoint_arn],
-            parameters={"EndpointName": name},
-            result_selector={"Status": sfn.JsonPath.string_at("$.EndpointStatus")},
-            result_path="$.serving",
-        )
+        check_serving = describe_endpoint("CheckServingEndpoint", "$.serving")
 
         describe_package = on_error(
             tasks.CallAwsService(
@@ -1015,17 +1019,7 @@ class ApprovedModelEndpoint(Construct):
 
         # -- create or update --
         init_polls = sfn.Pass(states, "StartEndpointChecks", result=sfn.Result.from_object({"count": 0}), result_path="$.polls")
-        check_endpoint = tasks.CallAwsService(
-            states,
-            "DescribeEndpoint",
-            service="sagemaker",
-            action="describeEndpoint",
-            iam_action="sagemaker:DescribeEndpoint",
-            iam_resources=[self.endpoint_arn],
-            parameters={"EndpointName": name},
-            result_selector={"Status": sfn.JsonPath.string_at("$.EndpointStatus"), "ConfigName": sfn.JsonPath.string_at("$.EndpointConfigName")},
-            result_path="$.endpoint",
-        )
+        check_endpoint = describe_endpoint("DescribeEndpoint", "$.endpoint")
         no_endpoint = sfn.Pass(states, "NoEndpointYet", result=sfn.Result.from_object({"Status": "Missing", "ConfigName": "none"}), result_path="$.endpoint")
         # SageMaker answers DescribeEndpoint for a missing endpoint with an unmodelled ValidationException, so any
         # error means "create it": if the endpoint does exist after all, CreateEndpoint fails and the execution with it.
@@ -1109,19 +1103,7 @@ class ApprovedModelEndpoint(Construct):
         # -- wait for the deployment --
         reset_polls = sfn.Pass(states, "StartDeploymentChecks", result=sfn.Result.from_object({"count": 0}), result_path="$.polls")
         wait_deploy = sfn.Wait(states, "WaitForDeployment", time=sfn.WaitTime.duration(poll_interval))
-        describe_deploy = on_error(
-            tasks.CallAwsService(
-                states,
-                "DescribeDeployment",
-                service="sagemaker",
-                action="describeEndpoint",
-                iam_action="sagemaker:DescribeEndpoint",
-                iam_resources=[self.endpoint_arn],
-                parameters={"EndpointName": name},
-                result_selector={"Status": sfn.JsonPath.string_at("$.EndpointStatus"), "ConfigName": sfn.JsonPath.string_at("$.EndpointConfigName")},
-                result_path="$.deployment",
-            )
-        )
+        describe_deploy = on_error(describe_endpoint("DescribeDeployment", "$.deployment"))
         count_deploy = sfn.Pass(states, "CountDeploymentCheck", parameters={"count.$": "States.MathAdd($.polls.count, 1)"}, result_path="$.polls")
         deploy_timeout = fail_with(
             "DeploymentTimedOut",
