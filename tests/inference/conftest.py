@@ -4,8 +4,8 @@ moto 5.2.5's SageMaker has CreateModel, CreateEndpointConfig, CreateEndpoint, De
 Delete*, but no UpdateEndpoint, and its endpoints are InService the moment they are created.
 :class:`FakeSageMakerEndpoints` adds UpdateEndpoint (switching the endpoint to the new configuration, or, when a
 test asks for it, "rolling back": staying InService on the old configuration as SageMaker does when an alarm
-fires) and lets a test make DescribeEndpoint report Creating/Updating a number of times first, so the state
-machine's polling loop really loops.
+fires) and lets a test make DescribeEndpoint report Creating/Updating (or fail with throttling) a number of times
+first, so the state machine's polling loops really loop.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ class FakeSageMakerEndpoints:
         #: DescribeEndpoint calls that answer Updating after each UpdateEndpoint.
         self.update_takes = 0
         self.roll_back = False
+        #: DescribeEndpoint calls that fail with throttling before the real answer.
+        self.throttled_describes = 0
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from moto.core.responses import ActionResult
@@ -55,6 +57,11 @@ class FakeSageMakerEndpoints:
             return ActionResult({"EndpointArn": endpoint.arn})
 
         def describe_endpoint(backend: SageMakerModelBackend, endpoint_name: str) -> dict[str, Any]:
+            if fake.throttled_describes > 0:
+                from moto.core.exceptions import JsonRESTError
+
+                fake.throttled_describes -= 1
+                raise JsonRESTError("ThrottlingException", "Rate exceeded")
             described = dict(original_describe(backend, endpoint_name))
             if fake.busy_checks.get(endpoint_name, 0) > 0:
                 fake.busy_checks[endpoint_name] -= 1
@@ -110,7 +117,7 @@ def build_test_stack(**endpoint_props: Any):  # type: ignore[no-untyped-def]
 class Synthesized:
     """The package's one synthesized test stack: three endpoints of one group.
 
-    * ``serverless``: defaults but 1-second polls (executed under moto);
+    * ``serverless``: defaults but 1-second checks (executed under moto);
     * ``realtime``: ml.m5.large x2, canary, data capture, 1-second polls, a 3-second lock timeout (executed
       under moto);
     * ``defaults``: only the required props (for default values; named ``churn-defaults``).
@@ -122,7 +129,13 @@ class Synthesized:
         from sagemaker_tiers.inference import ApprovedModelEndpoint
 
         stack, deps = build_test_stack()
-        fast = {"poll_interval": Duration.seconds(1), "lock_poll_interval": Duration.seconds(1)}
+        # One-second checks; short timeouts keep them within an execution's history limit.
+        fast = {
+            "poll_interval": Duration.seconds(1),
+            "deployment_timeout": Duration.minutes(12),
+            "lock_poll_interval": Duration.seconds(1),
+            "lock_timeout": Duration.minutes(1),
+        }
         self.endpoints = {
             "serverless": ApprovedModelEndpoint(stack, "Serverless", endpoint_name="churn-serverless", **deps, **fast),
             "realtime": ApprovedModelEndpoint(
@@ -135,9 +148,8 @@ class Synthesized:
                 traffic_step_percent=25,
                 data_capture_prefix="capture/churn/",
                 data_capture_sampling_percentage=20,
-                lock_timeout=Duration.seconds(3),
                 **deps,
-                **fast,
+                **{**fast, "lock_timeout": Duration.seconds(3)},
             ),
             "defaults": ApprovedModelEndpoint(stack, "Defaults", endpoint_name="churn-defaults", **deps),
         }

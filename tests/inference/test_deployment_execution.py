@@ -313,14 +313,59 @@ def test_failed_endpoint_is_replaced(env) -> None:
     env.approve("serverless", v1)
     _succeeded(env.run("serverless"))
     sagemaker_backends[ACCOUNT][REGION].endpoints["churn-serverless"].endpoint_status = "Failed"
-    env.ssm.delete_parameter(Name=env.endpoint("serverless").deployed_model_parameter_name)  # force a redeploy
+
+    result = env.run("serverless")  # v1 is still the approved and the recorded version
+
+    _succeeded(result)
+    states = entered_states(env.sfn, result["executionArn"])
+    assert states.index("StillServing") < states.index("DescribeModelPackage") < states.index("DeleteFailedEndpoint") < states.index("CreateEndpoint")
+    assert env.describe_endpoint("serverless")["EndpointStatus"] == "InService"
+    assert env.deployed("serverless") == v1
+
+
+def test_an_endpoint_switched_but_not_recorded_is_brought_back_to_the_approved_version(env) -> None:
+    # An execution switched the endpoint to v2 and died before recording it; then v2 was rejected, so the
+    # approved version is v1 again and equals the recorded one. The endpoint must not keep serving v2.
+    env.deploy("serverless")
+    v1, v2 = env.register(), env.register()
+    env.approve("serverless", v1)
+    _succeeded(env.run("serverless"))
+    env.approve("serverless", v2)
+    _succeeded(env.run("serverless"))
+    assert env.describe_endpoint("serverless")["EndpointConfigName"].startswith("churn-serverless-V2-")
+    env.ssm.put_parameter(Name=env.endpoint("serverless").deployed_model_parameter_name, Value=v1, Type="String", Overwrite=True)
+    env.approve("serverless", v1)
 
     result = env.run("serverless")
 
     _succeeded(result)
     states = entered_states(env.sfn, result["executionArn"])
-    assert states.index("DeleteFailedEndpoint") < states.index("CreateEndpoint")
-    assert env.describe_endpoint("serverless")["EndpointStatus"] == "InService"
+    assert "AlreadyDeployed" not in states and states.index("ServesApprovedModel") < states.index("UpdateEndpoint")
+    serving = env.describe_endpoint("serverless")["EndpointConfigName"]
+    assert serving.startswith("churn-serverless-V1-")
+    assert env.sm.describe_model(ModelName=serving)["PrimaryContainer"]["ModelPackageName"] == v1
+
+
+def test_throttled_endpoint_lookups_are_retried_not_taken_for_a_missing_endpoint(env) -> None:
+    env.deploy("serverless")
+    v1 = env.register()
+    env.approve("serverless", v1)
+    env.fake.throttled_describes = 1
+
+    first = env.run("serverless")
+
+    _succeeded(first)
+    states = entered_states(env.sfn, first["executionArn"])
+    assert states.index("EndpointUnreadable") < states.index("WaitForEndpointIdle") < states.index("NoEndpointYet")
+    assert len(env.sdk_calls("createEndpoint")) == 1
+
+    env.fake.throttled_describes = 2
+    again = env.run("serverless")
+
+    _succeeded(again)
+    states = entered_states(env.sfn, again["executionArn"])
+    assert states.count("CountServingLookup") == 2 and "AlreadyDeployed" in states
+    assert len(env.sdk_calls("createModel")) == 1 and env.sdk_calls("updateEndpoint") == []
 
 
 def test_stale_lock_of_a_dead_execution_is_taken_over(env) -> None:
@@ -422,19 +467,22 @@ def test_an_already_deployed_version_is_deployed_again_when_its_endpoint_is_gone
     assert env.deployed("serverless") == v1 and len(env.sdk_calls("createModel")) == 2
 
 
-def test_an_endpoint_that_cannot_be_updated_fails_at_once(env) -> None:
+@pytest.mark.parametrize(("status", "new_version"), [("OutOfService", True), ("UpdateRollbackFailed", False)])
+def test_an_endpoint_that_cannot_be_updated_fails_at_once(env, status, new_version) -> None:
     from moto.sagemaker.models import sagemaker_backends
 
     env.deploy("serverless")
     v1, v2 = env.register(), env.register()
     env.approve("serverless", v1)
     _succeeded(env.run("serverless"))
-    sagemaker_backends[ACCOUNT][REGION].endpoints["churn-serverless"].endpoint_status = "OutOfService"
-    env.approve("serverless", v2)
+    sagemaker_backends[ACCOUNT][REGION].endpoints["churn-serverless"].endpoint_status = status
+    if new_version:
+        env.approve("serverless", v2)  # the deploy path; otherwise the already-deployed path
 
     result = env.run("serverless")
 
     assert result["status"] == "FAILED"
     states = entered_states(env.sfn, result["executionArn"])
-    assert "EndpointUnusable" in states and "WaitForEndpointIdle" not in states
-    assert "OutOfService" in env.messages()[0]["message"] and env.deployed("serverless") == v1
+    assert ("EndpointUnusable" if new_version else "ServingEndpointUnusable") in states
+    assert "WaitForEndpointIdle" not in states and "AlreadyDeployed" not in states
+    assert status in env.messages()[0]["message"] and env.deployed("serverless") == v1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 
 from sagemaker_tiers import ValidationError
 from sagemaker_tiers.inference import REALTIME_INSTANCE_TYPES, ApprovedModelEndpoint
@@ -54,7 +54,9 @@ def _endpoint(base, **props):
         ({"poll_interval": Duration.minutes(20)}, r"poll_interval must be between 1 second and 10 minutes, got 20 minutes"),
         ({"deployment_timeout": Duration.hours(9)}, r"deployment_timeout must be between 10 minutes and 8 hours, got 9 hours"),
         ({"deployment_timeout": Duration.minutes(5)}, r"deployment_timeout must be between 10 minutes and 8 hours, got 5 minutes"),
-        ({"lock_timeout": Duration.days(2)}, r"lock_timeout must be between 1 minute and 1 day, got 2 days"),
+        ({"lock_timeout": Duration.days(2)}, r"lock_timeout must be between .* and 1 day, got 2 days"),
+        ({"poll_interval": Duration.seconds(1), "deployment_timeout": Duration.hours(8)}, r"lock_timeout / lock_poll_interval \(240 lock checks\) and deployment_timeout / poll_interval \(28800 endpoint checks, twice\) must fit one execution's 25,000 history events, got about 757,\d{3}: raise lock_poll_interval or poll_interval"),
+        ({"lock_poll_interval": Duration.seconds(1), "lock_timeout": Duration.hours(1)}, r"\(3600 lock checks\).*got about 94,840"),
         ({"bake_time": Duration.minutes(50), "deployment_timeout": Duration.minutes(30)}, r"deployment_timeout must be longer than the baking periods of an update"),
         ({"model_data_prefixes": "models/"}, r"model_data_prefixes must be a list of S3 key prefixes, got the string 'models/'"),
         ({"approved_model_parameter_name": "no-slash"}, r"approved_model_parameter_name must be an SSM parameter path"),
@@ -69,8 +71,6 @@ def test_bad_props_fail_at_construction(base, props, message) -> None:
 
 
 def _endpoint_config_request(endpoint) -> dict:
-    from aws_cdk import Stack
-
     state = endpoint.node.find_child("States").node.find_child("CreateEndpointConfig")
     return Stack.of(endpoint).resolve(state.to_state_json())["Parameters"]
 
@@ -91,3 +91,19 @@ def test_instance_types_match_botocores_model() -> None:
 
     model = botocore.session.get_session().get_service_model("sagemaker")
     assert REALTIME_INSTANCE_TYPES == frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+
+
+def test_default_lock_settings_outlast_a_holder_and_fit_the_history(base) -> None:
+    """The default lock_timeout covers the longest a holder can take (two deployment timeouts and an hour), and
+    the default lock_poll_interval keeps the checks within the history limit, up to the longest deployment_timeout."""
+    import math
+
+    for hours in (1, 4, 8):
+        endpoint = _endpoint(base, deployment_timeout=Duration.hours(hours))
+        definition = endpoint.node.find_child("States")
+        exceeded = Stack.of(endpoint).resolve(definition.node.find_child("LockWaitExceeded").to_state_json())
+        wait = Stack.of(endpoint).resolve(definition.node.find_child("WaitForLock").to_state_json())
+        checks = exceeded["Choices"][0]["NumericGreaterThan"]
+        assert checks * wait["Seconds"] >= max(4 * 3600, (2 * hours + 1) * 3600)
+        assert 25 * checks + 26 * math.ceil(hours * 3600 / 60) + 2500 <= 25_000
+

@@ -51,8 +51,19 @@ NONE = "NONE"
 _ENDPOINT_NAME = r"[a-z0-9](-*[a-z0-9]){0,39}"
 _PARAMETER_NAME = r"(/[A-Za-z0-9_.-]+){1,15}"
 _RETRY = {"errors": ["States.TaskFailed"], "interval": Duration.seconds(5), "max_attempts": 3, "backoff_rate": 2.0}
-#: SageMaker's throttling error as an aws-sdk integration names it (``<Service>.<error code>``).
-_THROTTLED = "SageMaker.ThrottlingException"
+#: SageMaker answers DescribeEndpoint for a missing endpoint with an unmodelled ValidationException
+#: ('Could not find endpoint "<arn>".'), which a Step Functions aws-sdk task reports as a task failure just as it
+#: reports throttling; only the message tells them apart.
+_ENDPOINT_MISSING = "*Could not find endpoint*"
+#: Failed endpoint lookups (other than "missing") tolerated before an execution gives up.
+_MAX_LOOKUP_ERRORS = 4
+#: Step Functions' limit of events in one execution's history, and what the loops of this definition cost.
+_MAX_HISTORY_EVENTS = 25_000
+_EVENTS_PER_LOCK_CHECK = 25
+_EVENTS_PER_ENDPOINT_CHECK = 13
+_EVENTS_OTHERWISE = 2_500
+#: Lock checks the default lock_poll_interval allows within lock_timeout.
+_DEFAULT_LOCK_CHECKS = 240
 
 
 class ApprovedModelEndpoint(Construct):
@@ -95,8 +106,13 @@ class ApprovedModelEndpoint(Construct):
     ``<endpoint_name>-V<package version>-<8 random hex>``, unique per execution. The capital ``V`` makes them this
     endpoint's alone: endpoint names are lowercase, so another endpoint whose name starts with this one
     (``churn`` and ``churn-v2``) makes ``churn-v2-V3-...``, which never matches ``churn-V*``, and cleanup never
-    touches it. When the approved version is already deployed, the execution still checks the endpoint: if it
-    is gone or ``Failed``, it is deployed again.
+    touches it. When the approved version is the recorded one, the execution still checks what the endpoint
+    serves (DescribeEndpoint -> DescribeEndpointConfig -> DescribeModel): if the endpoint is gone or ``Failed``, or
+    serves another package (an execution switched it and ended before recording), the approved version is
+    deployed again; ``OutOfService`` and ``UpdateRollbackFailed`` fail the execution. A missing endpoint is told
+    from throttling by SageMaker's message ("Could not find endpoint"); other lookup errors are retried in the
+    bounded loops. The lock and endpoint checks are bounded so that an execution fits Step Functions' 25,000
+    history events (checked at synth).
 
     **On failure** (package not approved, an API error after retries, a deployment that SageMaker rolled back or
     that did not finish in time): the administrators' topic gets the error, the lock is released and the execution
@@ -168,9 +184,14 @@ class ApprovedModelEndpoint(Construct):
     :param deployment_timeout: How long a create or update may take before the execution fails, 10 minutes to
         8 hours (SageMaker's blue/green execution timeout bounds) and longer than the update's baking periods.
         Default: 90 minutes.
-    :param lock_poll_interval: Wait between attempts to take the lock, 1 second to 10 minutes. Default: 1 minute.
+    :param lock_poll_interval: Wait between attempts to take the lock, 1 second to 10 minutes. Default: 1 minute,
+        or ``lock_timeout / 240`` (at most 10 minutes) when that is longer.
     :param lock_timeout: How long an execution waits for another one of the same endpoint, at least
-        ``lock_poll_interval``, at most 24 hours. Default: 4 hours.
+        ``lock_poll_interval``, at most 24 hours. Default: 4 hours, or ``2 x deployment_timeout + 1 hour`` when that
+        is longer (the longest a holder can take). A shorter value can give up behind a holder that is still
+        deploying: that execution fails with ``LockTimeout`` and the newest approval waits for the next run.
+        Together, the lock checks and twice the endpoint checks must fit an execution's 25,000 history events
+        (checked at synth).
     :param log_retention: Retention of the state machine's and the endpoint's logs. Default: one year.
     """
 
@@ -223,14 +244,17 @@ class ApprovedModelEndpoint(Construct):
         bake_time = bake_time or Duration.minutes(5)
         poll_interval = poll_interval or Duration.minutes(1)
         deployment_timeout = deployment_timeout or Duration.minutes(90)
-        lock_poll_interval = lock_poll_interval or Duration.minutes(1)
-        lock_timeout = lock_timeout or Duration.hours(4)
+        # A holder may take two deployment timeouts (waiting for a busy endpoint, then for its own deployment)
+        # plus retries and cleanup; a waiter that gave up before would leave the newest approval undeployed.
+        lock_timeout = lock_timeout or Duration.seconds(max(4 * 3600, 2 * int(deployment_timeout.to_seconds()) + 3600))
+        lock_poll_interval = lock_poll_interval or Duration.seconds(min(600, max(60, math.ceil(lock_timeout.to_seconds() / _DEFAULT_LOCK_CHECKS))))
         require_duration("bake_time", bake_time, minimum=Duration.seconds(0), maximum=Duration.hours(1))
         require_duration("poll_interval", poll_interval, minimum=Duration.seconds(1), maximum=Duration.minutes(10))
         # SageMaker's blue/green MaximumExecutionTimeoutInSeconds takes 600-28800 s; the same bound serves a create.
         require_duration("deployment_timeout", deployment_timeout, minimum=Duration.minutes(10), maximum=Duration.hours(8))
         require_duration("lock_poll_interval", lock_poll_interval, minimum=Duration.seconds(1), maximum=Duration.minutes(10))
         require_duration("lock_timeout", lock_timeout, minimum=lock_poll_interval, maximum=Duration.hours(24))
+        self._require_history_room(poll_interval, deployment_timeout, lock_poll_interval, lock_timeout)
         if len(rollback_alarms) > 8:
             raise ValidationError(f"rollback_alarms must name at most 8 alarms (SageMaker takes 10, 2 are the endpoint's own), got {len(rollback_alarms)}")
         if data_capture_prefix is not None:
@@ -696,6 +720,25 @@ class ApprovedModelEndpoint(Construct):
             applies_to=f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{self._state_machine_name}:*",
         )
 
+    @staticmethod
+    def _require_history_room(poll_interval: Duration, deployment_timeout: Duration, lock_poll_interval: Duration, lock_timeout: Duration) -> None:
+        """Fail unless the longest execution fits Step Functions' 25,000 history events.
+
+        Counted from the definition: a lock check enters 9 states (about 25 events), an endpoint check 5 (about
+        13), and an execution may wait for the lock, then for a busy endpoint, then for its deployment; the
+        cleanup Maps and the rest stay under 2,500.
+        """
+        lock_checks = math.ceil(lock_timeout.to_seconds() / lock_poll_interval.to_seconds())
+        endpoint_checks = math.ceil(deployment_timeout.to_seconds() / poll_interval.to_seconds())
+        events = _EVENTS_PER_LOCK_CHECK * lock_checks + 2 * _EVENTS_PER_ENDPOINT_CHECK * endpoint_checks + _EVENTS_OTHERWISE
+        if events > _MAX_HISTORY_EVENTS:
+            raise ValidationError(
+                f"lock_timeout / lock_poll_interval ({lock_checks} lock checks) and deployment_timeout / poll_interval "
+                f"({endpoint_checks} endpoint checks, twice) must fit one execution's {_MAX_HISTORY_EVENTS:,} history "
+                f"events, got about {events:,}: raise lock_poll_interval or poll_interval, or lower lock_timeout or "
+                "deployment_timeout"
+            )
+
     # -- the state machine ----------------------------------------------------------------------------------
 
     def _definition(
@@ -748,7 +791,9 @@ class ApprovedModelEndpoint(Construct):
             message=sfn.TaskInput.from_text(
                 sfn.JsonPath.format(
                     f"Deployment of the approved model of {self.group.model_package_group_name} to endpoint {name} failed "
-                    "(execution {}). The endpoint keeps its previous configuration. Error: {}",
+                    "(execution {}). A deployment that failed before the switch leaves the previous configuration "
+                    "serving; the next execution compares what the endpoint serves with the approved version and "
+                    "repairs any difference. Error: {}",
                     sfn.JsonPath.string_at("$$.Execution.Id"),
                     sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.error")),
                 )
@@ -802,7 +847,7 @@ class ApprovedModelEndpoint(Construct):
         release.next(done)
 
         # -- lock --
-        start = sfn.Pass(states, "Start", parameters={"trigger.$": "$", "lock": {"stale": "none", "waits": 0}})
+        start = sfn.Pass(states, "Start", parameters={"trigger.$": "$", "lock": {"stale": "none", "waits": 0}, "lookups": {"count": 0}})
         acquire = tasks.DynamoPutItem(
             states,
             "AcquireLock",
@@ -853,7 +898,7 @@ class ApprovedModelEndpoint(Construct):
         lock_timeout = fail_with(
             "LockTimeout",
             "LockTimeout",
-            f"States.Format('Another deployment to endpoint {name} held the lock for {max_lock_waits} checks: {{}}', $.lock.item.Item.holder.S)",
+            f"States.Format('Another deployment to endpoint {name} held the lock for {max_lock_waits} checks: {{}}. Start this state machine again once it has ended to deploy the newest approval.', $.lock.item.Item.holder.S)",
         )
         wait_for_lock.next(count_lock_wait).next(
             sfn.Choice(states, "LockWaitExceeded")
@@ -1021,10 +1066,15 @@ class ApprovedModelEndpoint(Construct):
         init_polls = sfn.Pass(states, "StartEndpointChecks", result=sfn.Result.from_object({"count": 0}), result_path="$.polls")
         check_endpoint = describe_endpoint("DescribeEndpoint", "$.endpoint")
         no_endpoint = sfn.Pass(states, "NoEndpointYet", result=sfn.Result.from_object({"Status": "Missing", "ConfigName": "none"}), result_path="$.endpoint")
-        # SageMaker answers DescribeEndpoint for a missing endpoint with an unmodelled ValidationException, so any
-        # error means "create it": if the endpoint does exist after all, CreateEndpoint fails and the execution with it.
-        check_endpoint.add_retry(errors=[_THROTTLED], interval=Duration.seconds(5), max_attempts=5, backoff_rate=2.0)
-        check_endpoint.add_catch(no_endpoint, errors=["States.TaskFailed"], result_path="$.endpointLookup")
+        # "Could not find endpoint" means create it; any other failure is looked up again in the bounded busy loop.
+        unreadable = sfn.Pass(states, "EndpointUnreadable", result=sfn.Result.from_object({"Status": "Unreadable", "ConfigName": "none"}), result_path="$.endpoint")
+        check_endpoint.add_catch(
+            sfn.Choice(states, "EndpointLookup")
+            .when(sfn.Condition.string_matches("$.endpointLookup.Cause", _ENDPOINT_MISSING), no_endpoint)
+            .otherwise(unreadable),
+            errors=["States.TaskFailed"],
+            result_path="$.endpointLookup",
+        )
         check_endpoint.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
         create_endpoint = on_error(
             tasks.CallAwsService(
@@ -1098,6 +1148,7 @@ class ApprovedModelEndpoint(Construct):
             .otherwise(check_endpoint)
         )
         delete_failed.next(wait_busy)
+        unreadable.next(wait_busy)  # throttling or another passing error: looked up again after poll_interval
         no_endpoint.next(create_endpoint)
 
         # -- wait for the deployment --
@@ -1189,15 +1240,88 @@ class ApprovedModelEndpoint(Construct):
             .otherwise(describe_package)
         )
         read_deployed.next(what_to_do)
-        # The deployed-model parameter says what was deployed, not that the endpoint still exists: a deleted or
-        # Failed endpoint is deployed again.
-        check_serving.add_retry(errors=[_THROTTLED], interval=Duration.seconds(5), max_attempts=5, backoff_rate=2.0)
-        check_serving.add_catch(describe_package, errors=["States.TaskFailed"], result_path="$.servingLookup")
+        wait_serving = sfn.Wait(states, "WaitToLookUpServingEndpoint", time=sfn.WaitTime.duration(poll_interval))
+        serving_lookup_failed = sfn.Choice(states, "ServingEndpointLookup").when(
+            sfn.Condition.string_matches("$.servingLookup.Cause", _ENDPOINT_MISSING), describe_package
+        ).otherwise(
+            sfn.Pass(states, "CountServingLookup", parameters={"count.$": "States.MathAdd($.lookups.count, 1)"}, result_path="$.lookups").next(
+                sfn.Choice(states, "ServingLookupsExceeded")
+                .when(
+                    sfn.Condition.number_greater_than("$.lookups.count", _MAX_LOOKUP_ERRORS),
+                    fail_with(
+                        "ServingLookupFailed",
+                        "EndpointLookupFailed",
+                        f"States.Format('DescribeEndpoint {name} failed {_MAX_LOOKUP_ERRORS + 1} times: {{}}', $.servingLookup.Cause)",
+                    ),
+                )
+                .otherwise(wait_serving)
+            )
+        )
+        wait_serving.next(check_serving)
+        # The deployed-model parameter says what was last recorded, not what the endpoint serves: the endpoint may
+        # be gone or Failed, or an execution may have switched it and died before recording. So the endpoint's
+        # model package is compared with the approved one, and any difference is deployed.
+        check_serving.add_catch(serving_lookup_failed, errors=["States.TaskFailed"], result_path="$.servingLookup")
         check_serving.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+        describe_serving_config = (
+            tasks.CallAwsService(
+                states,
+                "DescribeServingConfig",
+                service="sagemaker",
+                action="describeEndpointConfig",
+                iam_action="sagemaker:DescribeEndpointConfig",
+                iam_resources=[self._sagemaker_arn("endpoint-config", f"{name}-*")],
+                parameters={"EndpointConfigName": sfn.JsonPath.string_at("$.serving.ConfigName")},
+                # An intrinsic rather than "$.ProductionVariants[0].ModelName", which moto's interpreter renders as a list.
+                result_selector={"ModelName": sfn.JsonPath.array_get_item(sfn.JsonPath.list_at("$.ProductionVariants[*].ModelName"), 0)},
+                result_path="$.servingConfig",
+            )
+        )
+        describe_serving_model = (
+            tasks.CallAwsService(
+                states,
+                "DescribeServingModel",
+                service="sagemaker",
+                action="describeModel",
+                iam_action="sagemaker:DescribeModel",
+                iam_resources=[self._sagemaker_arn("model", f"{name}-*")],
+                parameters={"ModelName": sfn.JsonPath.string_at("$.servingConfig.ModelName")},
+                result_selector={"Package": sfn.JsonPath.string_at("$.PrimaryContainer.ModelPackageName")},
+                result_path="$.servingModel",
+            )
+        )
+        # What this execution cannot read (a configuration or model deleted or made by hand) is replaced.
+        for lookup in (describe_serving_config, describe_serving_model):
+            lookup.add_retry(**_RETRY)
+            lookup.add_catch(describe_package, errors=["States.TaskFailed"], result_path="$.servingLookup")
+            lookup.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
         check_serving.next(
             sfn.Choice(states, "StillServing")
-            .when(sfn.Condition.string_equals("$.serving.Status", "Failed"), describe_package)
-            .otherwise(already_deployed)
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals("$.serving.Status", "Failed"),
+                    sfn.Condition.string_equals("$.serving.Status", "Deleting"),
+                    sfn.Condition.not_(sfn.Condition.string_matches("$.serving.ConfigName", f"{name}-V*")),
+                ),
+                describe_package,
+            )
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals("$.serving.Status", "OutOfService"),
+                    sfn.Condition.string_equals("$.serving.Status", "UpdateRollbackFailed"),
+                ),
+                fail_with(
+                    "ServingEndpointUnusable",
+                    "EndpointUnusable",
+                    f"States.Format('Endpoint {name} is {{}}: it cannot be updated; see DescribeEndpoint FailureReason and fix or delete it', $.serving.Status)",
+                ),
+            )
+            .otherwise(describe_serving_config)
+        )
+        describe_serving_config.next(describe_serving_model).next(
+            sfn.Choice(states, "ServesApprovedModel")
+            .when(sfn.Condition.string_equals_json_path("$.servingModel.Package", "$.approved.Value"), already_deployed)
+            .otherwise(describe_package)
         )
         describe_package.next(
             sfn.Choice(states, "IsApprovedVersionOfGroup")
@@ -1250,7 +1374,7 @@ class ApprovedModelEndpoint(Construct):
             action=list_action,
             iam_action=f"sagemaker:{list_action[0].upper()}{list_action[1:]}",
             iam_resources=["*"],
-            parameters={"NameContains": f"{name}-", "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 100},
+            parameters={"NameContains": f"{name}-V", "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 100},
             result_selector={"Names": sfn.JsonPath.list_at(f"$.{list_key}[*].{name_key}")},
             result_path=f"$.prune{kind}",
         )
