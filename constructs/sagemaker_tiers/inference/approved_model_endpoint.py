@@ -810,6 +810,17 @@ class ApprovedModelEndpoint(Construct):
                 states, state_id, parameters={"Error": error, "Cause.$": cause}, result_path="$.error"
             ).next(notify_failure)
 
+        def unusable(state_id: str, status_path: str) -> tuple[sfn.Condition, sfn.Pass]:
+            """The endpoint statuses no update gets out of, and the failure that reports them."""
+            return (
+                sfn.Condition.or_(*(sfn.Condition.string_equals(status_path, status) for status in ("OutOfService", "UpdateRollbackFailed"))),
+                fail_with(
+                    state_id,
+                    "EndpointUnusable",
+                    f"States.Format('Endpoint {name} is {{}}: it cannot be updated; see DescribeEndpoint FailureReason and fix or delete it', {status_path})",
+                ),
+            )
+
         def on_error(task: sfn.TaskStateBase, *, retry: bool = True) -> sfn.TaskStateBase:
             if retry:
                 task.add_retry(**_RETRY)
@@ -1305,17 +1316,7 @@ class ApprovedModelEndpoint(Construct):
                 ),
                 describe_package,
             )
-            .when(
-                sfn.Condition.or_(
-                    sfn.Condition.string_equals("$.serving.Status", "OutOfService"),
-                    sfn.Condition.string_equals("$.serving.Status", "UpdateRollbackFailed"),
-                ),
-                fail_with(
-                    "ServingEndpointUnusable",
-                    "EndpointUnusable",
-                    f"States.Format('Endpoint {name} is {{}}: it cannot be updated; see DescribeEndpoint FailureReason and fix or delete it', $.serving.Status)",
-                ),
-            )
+            .when(*unusable("ServingEndpointUnusable", "$.serving.Status"))
             .otherwise(describe_serving_config)
         )
         describe_serving_config.next(describe_serving_model).next(
@@ -1339,17 +1340,7 @@ class ApprovedModelEndpoint(Construct):
             sfn.Choice(states, "EndpointState")
             .when(sfn.Condition.string_equals("$.endpoint.Status", "InService"), update_endpoint)
             .when(sfn.Condition.string_equals("$.endpoint.Status", "Failed"), delete_failed)
-            .when(
-                sfn.Condition.or_(
-                    sfn.Condition.string_equals("$.endpoint.Status", "OutOfService"),
-                    sfn.Condition.string_equals("$.endpoint.Status", "UpdateRollbackFailed"),
-                ),
-                fail_with(
-                    "EndpointUnusable",
-                    "EndpointUnusable",
-                    f"States.Format('Endpoint {name} is {{}}: it cannot be updated; see DescribeEndpoint FailureReason and fix or delete it', $.endpoint.Status)",
-                ),
-            )
+            .when(*unusable("EndpointUnusable", "$.endpoint.Status"))
             .otherwise(wait_busy)
         )
         return start
