@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cw
@@ -64,6 +64,12 @@ _EVENTS_PER_ENDPOINT_CHECK = 13
 _EVENTS_OTHERWISE = 2_500
 #: Lock checks the default lock_poll_interval allows within lock_timeout.
 _DEFAULT_LOCK_CHECKS = 240
+
+
+def _sagemaker_call(scope: Construct, id: str, action: str, *, resources: list[str], **props: Any) -> tasks.CallAwsService:
+    """A SageMaker SDK task whose IAM action is the API action's (``describeEndpoint`` -> ``sagemaker:DescribeEndpoint``)."""
+    iam_action = f"sagemaker:{action[0].upper()}{action[1:]}"
+    return tasks.CallAwsService(scope, id, service="sagemaker", action=action, iam_action=iam_action, iam_resources=resources, **props)
 
 
 class ApprovedModelEndpoint(Construct):
@@ -810,6 +816,16 @@ class ApprovedModelEndpoint(Construct):
                 states, state_id, parameters={"Error": error, "Cause.$": cause}, result_path="$.error"
             ).next(notify_failure)
 
+        def counted(check: str, counter: str, limit: int, exceeded: sfn.IChainable, otherwise: sfn.IChainable) -> sfn.Pass:
+            """``Count<check>`` adds one to ``<counter>.count``; ``<check>Exceeded`` goes to ``exceeded`` past ``limit``."""
+            count = sfn.Pass(states, f"Count{check}", parameters={"count.$": f"States.MathAdd({counter}.count, 1)"}, result_path=counter)
+            count.next(
+                sfn.Choice(states, f"{check}Exceeded")
+                .when(sfn.Condition.number_greater_than(f"{counter}.count", limit), exceeded)
+                .otherwise(otherwise)
+            )
+            return count
+
         def unusable(state_id: str, status_path: str) -> tuple[sfn.Condition, sfn.Pass]:
             """The endpoint statuses no update gets out of, and the failure that reports them."""
             return (
@@ -829,13 +845,11 @@ class ApprovedModelEndpoint(Construct):
 
         def describe_endpoint(state_id: str, result_path: str) -> tasks.CallAwsService:
             """DescribeEndpoint of this endpoint, keeping its status and configuration name at ``result_path``."""
-            return tasks.CallAwsService(
+            return _sagemaker_call(
                 states,
                 state_id,
-                service="sagemaker",
-                action="describeEndpoint",
-                iam_action="sagemaker:DescribeEndpoint",
-                iam_resources=[self.endpoint_arn],
+                "describeEndpoint",
+                resources=[self.endpoint_arn],
                 parameters={"EndpointName": name},
                 result_selector={"Status": sfn.JsonPath.string_at("$.EndpointStatus"), "ConfigName": sfn.JsonPath.string_at("$.EndpointConfigName")},
                 result_path=result_path,
@@ -979,13 +993,11 @@ class ApprovedModelEndpoint(Construct):
         check_serving = describe_endpoint("CheckServingEndpoint", "$.serving")
 
         describe_package = on_error(
-            tasks.CallAwsService(
+            _sagemaker_call(
                 states,
                 "DescribeModelPackage",
-                service="sagemaker",
-                action="describeModelPackage",
-                iam_action="sagemaker:DescribeModelPackage",
-                iam_resources=[self.group.model_package_arn_pattern],
+                "describeModelPackage",
+                resources=[self.group.model_package_arn_pattern],
                 parameters={"ModelPackageName": sfn.JsonPath.string_at("$.approved.Value")},
                 result_selector={
                     "Arn": sfn.JsonPath.string_at("$.ModelPackageArn"),
@@ -1025,13 +1037,11 @@ class ApprovedModelEndpoint(Construct):
             }
             create_model_params["EnableNetworkIsolation"] = True
         create_model = on_error(
-            tasks.CallAwsService(
+            _sagemaker_call(
                 states,
                 "CreateModel",
-                service="sagemaker",
-                action="createModel",
-                iam_action="sagemaker:CreateModel",
-                iam_resources=[self._sagemaker_arn("model", f"{name}-*")],
+                "createModel",
+                resources=[self._sagemaker_arn("model", f"{name}-*")],
                 parameters=create_model_params,
                 result_path=sfn.JsonPath.DISCARD,
             )
@@ -1061,13 +1071,11 @@ class ApprovedModelEndpoint(Construct):
                 "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
             }
         create_config = on_error(
-            tasks.CallAwsService(
+            _sagemaker_call(
                 states,
                 "CreateEndpointConfig",
-                service="sagemaker",
-                action="createEndpointConfig",
-                iam_action="sagemaker:CreateEndpointConfig",
-                iam_resources=[self._sagemaker_arn("endpoint-config", f"{name}-*")],
+                "createEndpointConfig",
+                resources=[self._sagemaker_arn("endpoint-config", f"{name}-*")],
                 parameters=config_params,
                 result_path=sfn.JsonPath.DISCARD,
             )
@@ -1088,13 +1096,11 @@ class ApprovedModelEndpoint(Construct):
         )
         check_endpoint.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
         create_endpoint = on_error(
-            tasks.CallAwsService(
+            _sagemaker_call(
                 states,
                 "CreateEndpoint",
-                service="sagemaker",
-                action="createEndpoint",
-                iam_action="sagemaker:CreateEndpoint",
-                iam_resources=[self.endpoint_arn, self._sagemaker_arn("endpoint-config", f"{name}-*")],
+                "createEndpoint",
+                resources=[self.endpoint_arn, self._sagemaker_arn("endpoint-config", f"{name}-*")],
                 parameters={"EndpointName": name, "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource"), "Tags": tags},
                 result_path=sfn.JsonPath.DISCARD,
             )
@@ -1111,13 +1117,11 @@ class ApprovedModelEndpoint(Construct):
                 f"deployment_timeout must be longer than the baking periods of an update ({steps} x bake_time = {steps * int(bake_time.to_seconds())} s), got {int(deployment_timeout.to_seconds())} s"
             )
         update_endpoint = on_error(
-            tasks.CallAwsService(
+            _sagemaker_call(
                 states,
                 "UpdateEndpoint",
-                service="sagemaker",
-                action="updateEndpoint",
-                iam_action="sagemaker:UpdateEndpoint",
-                iam_resources=[self.endpoint_arn, self._sagemaker_arn("endpoint-config", f"{name}-*")],
+                "updateEndpoint",
+                resources=[self.endpoint_arn, self._sagemaker_arn("endpoint-config", f"{name}-*")],
                 parameters={
                     "EndpointName": name,
                     "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource"),
@@ -1135,29 +1139,22 @@ class ApprovedModelEndpoint(Construct):
             )
         )
         delete_failed = on_error(
-            tasks.CallAwsService(
+            _sagemaker_call(
                 states,
                 "DeleteFailedEndpoint",
-                service="sagemaker",
-                action="deleteEndpoint",
-                iam_action="sagemaker:DeleteEndpoint",
-                iam_resources=[self.endpoint_arn],
+                "deleteEndpoint",
+                resources=[self.endpoint_arn],
                 parameters={"EndpointName": name},
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
         wait_busy = sfn.Wait(states, "WaitForEndpointIdle", time=sfn.WaitTime.duration(poll_interval))
-        count_busy = sfn.Pass(states, "CountEndpointCheck", parameters={"count.$": "States.MathAdd($.polls.count, 1)"}, result_path="$.polls")
         busy_timeout = fail_with(
             "EndpointBusyTimeout",
             "EndpointBusyTimeout",
             f"States.Format('Endpoint {name} stayed {{}} for {max_polls} checks', $.endpoint.Status)",
         )
-        wait_busy.next(count_busy).next(
-            sfn.Choice(states, "EndpointCheckExceeded")
-            .when(sfn.Condition.number_greater_than("$.polls.count", max_polls), busy_timeout)
-            .otherwise(check_endpoint)
-        )
+        wait_busy.next(counted("EndpointCheck", "$.polls", max_polls, busy_timeout, check_endpoint))
         delete_failed.next(wait_busy)
         unreadable.next(wait_busy)  # throttling or another passing error: looked up again after poll_interval
         no_endpoint.next(create_endpoint)
@@ -1166,7 +1163,6 @@ class ApprovedModelEndpoint(Construct):
         reset_polls = sfn.Pass(states, "StartDeploymentChecks", result=sfn.Result.from_object({"count": 0}), result_path="$.polls")
         wait_deploy = sfn.Wait(states, "WaitForDeployment", time=sfn.WaitTime.duration(poll_interval))
         describe_deploy = on_error(describe_endpoint("DescribeDeployment", "$.deployment"))
-        count_deploy = sfn.Pass(states, "CountDeploymentCheck", parameters={"count.$": "States.MathAdd($.polls.count, 1)"}, result_path="$.polls")
         deploy_timeout = fail_with(
             "DeploymentTimedOut",
             "DeploymentTimedOut",
@@ -1218,13 +1214,7 @@ class ApprovedModelEndpoint(Construct):
                 ),
                 endpoint_failed,
             )
-            .otherwise(
-                count_deploy.next(
-                    sfn.Choice(states, "DeploymentCheckExceeded")
-                    .when(sfn.Condition.number_greater_than("$.polls.count", max_polls), deploy_timeout)
-                    .otherwise(wait_deploy)
-                )
-            )
+            .otherwise(counted("DeploymentCheck", "$.polls", max_polls, deploy_timeout, wait_deploy))
         )
         create_endpoint.next(reset_polls)
         update_endpoint.next(reset_polls)
@@ -1255,17 +1245,16 @@ class ApprovedModelEndpoint(Construct):
         serving_lookup_failed = sfn.Choice(states, "ServingEndpointLookup").when(
             sfn.Condition.string_matches("$.servingLookup.Cause", _ENDPOINT_MISSING), describe_package
         ).otherwise(
-            sfn.Pass(states, "CountServingLookup", parameters={"count.$": "States.MathAdd($.lookups.count, 1)"}, result_path="$.lookups").next(
-                sfn.Choice(states, "ServingLookupsExceeded")
-                .when(
-                    sfn.Condition.number_greater_than("$.lookups.count", _MAX_LOOKUP_ERRORS),
-                    fail_with(
-                        "ServingLookupFailed",
-                        "EndpointLookupFailed",
-                        f"States.Format('DescribeEndpoint {name} failed {_MAX_LOOKUP_ERRORS + 1} times: {{}}', $.servingLookup.Cause)",
-                    ),
-                )
-                .otherwise(wait_serving)
+            counted(
+                "ServingLookup",
+                "$.lookups",
+                _MAX_LOOKUP_ERRORS,
+                fail_with(
+                    "ServingLookupFailed",
+                    "EndpointLookupFailed",
+                    f"States.Format('DescribeEndpoint {name} failed {_MAX_LOOKUP_ERRORS + 1} times: {{}}', $.servingLookup.Cause)",
+                ),
+                wait_serving,
             )
         )
         wait_serving.next(check_serving)
@@ -1274,32 +1263,24 @@ class ApprovedModelEndpoint(Construct):
         # model package is compared with the approved one, and any difference is deployed.
         check_serving.add_catch(serving_lookup_failed, errors=["States.TaskFailed"], result_path="$.servingLookup")
         check_serving.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
-        describe_serving_config = (
-            tasks.CallAwsService(
-                states,
-                "DescribeServingConfig",
-                service="sagemaker",
-                action="describeEndpointConfig",
-                iam_action="sagemaker:DescribeEndpointConfig",
-                iam_resources=[self._sagemaker_arn("endpoint-config", f"{name}-*")],
-                parameters={"EndpointConfigName": sfn.JsonPath.string_at("$.serving.ConfigName")},
-                # An intrinsic rather than "$.ProductionVariants[0].ModelName", which moto's interpreter renders as a list.
-                result_selector={"ModelName": sfn.JsonPath.array_get_item(sfn.JsonPath.list_at("$.ProductionVariants[*].ModelName"), 0)},
-                result_path="$.servingConfig",
-            )
+        describe_serving_config = _sagemaker_call(
+            states,
+            "DescribeServingConfig",
+            "describeEndpointConfig",
+            resources=[self._sagemaker_arn("endpoint-config", f"{name}-*")],
+            parameters={"EndpointConfigName": sfn.JsonPath.string_at("$.serving.ConfigName")},
+            # An intrinsic rather than "$.ProductionVariants[0].ModelName", which moto's interpreter renders as a list.
+            result_selector={"ModelName": sfn.JsonPath.array_get_item(sfn.JsonPath.list_at("$.ProductionVariants[*].ModelName"), 0)},
+            result_path="$.servingConfig",
         )
-        describe_serving_model = (
-            tasks.CallAwsService(
-                states,
-                "DescribeServingModel",
-                service="sagemaker",
-                action="describeModel",
-                iam_action="sagemaker:DescribeModel",
-                iam_resources=[self._sagemaker_arn("model", f"{name}-*")],
-                parameters={"ModelName": sfn.JsonPath.string_at("$.servingConfig.ModelName")},
-                result_selector={"Package": sfn.JsonPath.string_at("$.PrimaryContainer.ModelPackageName")},
-                result_path="$.servingModel",
-            )
+        describe_serving_model = _sagemaker_call(
+            states,
+            "DescribeServingModel",
+            "describeModel",
+            resources=[self._sagemaker_arn("model", f"{name}-*")],
+            parameters={"ModelName": sfn.JsonPath.string_at("$.servingConfig.ModelName")},
+            result_selector={"Package": sfn.JsonPath.string_at("$.PrimaryContainer.ModelPackageName")},
+            result_path="$.servingModel",
         )
         # What this execution cannot read (a configuration or model deleted or made by hand) is replaced.
         for lookup in (describe_serving_config, describe_serving_model):
@@ -1358,13 +1339,11 @@ class ApprovedModelEndpoint(Construct):
     ) -> sfn.State:
         """List this endpoint's ``kind`` (configs or models) and delete all but the current and previous one."""
         name = self.endpoint_name
-        listing = tasks.CallAwsService(
+        listing = _sagemaker_call(
             states,
             f"List{kind}",
-            service="sagemaker",
-            action=list_action,
-            iam_action=f"sagemaker:{list_action[0].upper()}{list_action[1:]}",
-            iam_resources=["*"],
+            list_action,
+            resources=["*"],
             parameters={"NameContains": f"{name}-V", "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 100},
             result_selector={"Names": sfn.JsonPath.list_at(f"$.{list_key}[*].{name_key}")},
             result_path=f"$.prune{kind}",
@@ -1382,13 +1361,11 @@ class ApprovedModelEndpoint(Construct):
             max_concurrency=2,
             result_path=sfn.JsonPath.DISCARD,
         )
-        delete = tasks.CallAwsService(
+        delete = _sagemaker_call(
             states,
             f"Delete{kind[:-1]}",
-            service="sagemaker",
-            action=delete_action,
-            iam_action=f"sagemaker:{delete_action[0].upper()}{delete_action[1:]}",
-            iam_resources=[self._sagemaker_arn(arn_kind, f"{name}-*")],
+            delete_action,
+            resources=[self._sagemaker_arn(arn_kind, f"{name}-*")],
             parameters={name_key: sfn.JsonPath.string_at("$.name")},
             result_path=sfn.JsonPath.DISCARD,
         )
