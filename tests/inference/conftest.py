@@ -94,6 +94,14 @@ def atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
 GROUP = "churn"
 
 
+def rendered_state(endpoint: Any, state_id: str) -> dict:
+    """One state of ``endpoint``'s definition as it renders, without synthesizing the stack."""
+    from aws_cdk import Stack
+
+    state = endpoint.node.find_child("States").node.find_child(state_id)
+    return Stack.of(endpoint).resolve(state.to_state_json())
+
+
 def build_test_stack(**endpoint_props: Any):  # type: ignore[no-untyped-def]
     """A stack with the foundation and registry pieces an endpoint needs; returns ``(stack, deps)``."""
     from aws_cdk import App, Stack

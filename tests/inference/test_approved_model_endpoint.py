@@ -238,16 +238,13 @@ def test_longest_endpoint_name_gives_resource_names_sagemaker_accepts() -> None:
     63-character name pattern, rendered from the definition's own naming expression."""
     import re as regex
 
-    from aws_cdk import Stack
-
     from sagemaker_tiers.inference import ApprovedModelEndpoint
-    from tests.inference.conftest import build_test_stack
+    from tests.inference.conftest import build_test_stack, rendered_state
 
     stack, deps = build_test_stack()
     longest = "e" * 38 + "-1"
     endpoint = ApprovedModelEndpoint(stack, "Longest", endpoint_name=longest, **deps)
-    naming = Stack.of(endpoint).resolve(endpoint.node.find_child("States").node.find_child("NameResources").to_state_json())
-    expression = naming["Parameters"]["resource.$"]
+    expression = rendered_state(endpoint, "NameResources")["Parameters"]["resource.$"]
     template = regex.match(r"States\.Format\('([^']*)', \$\.package\.Version, States\.ArrayGetItem\(States\.StringSplit\(States\.UUID\(\), '-'\), 0\)\)$", expression)
     assert template, expression
     # UUID group 0 is 8 hex characters.

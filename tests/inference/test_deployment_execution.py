@@ -158,6 +158,12 @@ def _hold_lock(env: Env, name: str, *, seconds: int) -> tuple[str, str]:
     return holder, table
 
 
+def _serve(env: Env, name: str, version: str) -> None:
+    """Approve ``version`` for endpoint ``name`` and run its deployment to success."""
+    env.approve(name, version)
+    _succeeded(env.run(name))
+
+
 def _succeeded(result: dict) -> None:
     assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
 
@@ -190,8 +196,7 @@ def test_first_approval_creates_a_serverless_endpoint_and_records_the_package(en
 def test_second_approval_updates_blue_green_waits_for_it_and_cleans_up_keeping_the_previous(env) -> None:
     arn = env.deploy("serverless")
     versions = [env.register() for _ in range(3)]
-    env.approve("serverless", versions[0])
-    _succeeded(env.run("serverless"))
+    _serve(env, "serverless", versions[0])
     first_config = env.describe_endpoint("serverless")["EndpointConfigName"]
 
     env.approve("serverless", versions[1])
@@ -214,8 +219,7 @@ def test_second_approval_updates_blue_green_waits_for_it_and_cleans_up_keeping_t
     # Two configurations and models so far: nothing to clean up yet.
     assert env.names("configs", "serverless") == sorted([first_config, second_config])
 
-    env.approve("serverless", versions[2])
-    _succeeded(env.run("serverless"))
+    _serve(env, "serverless", versions[2])
     third_config = env.describe_endpoint("serverless")["EndpointConfigName"]
     # The oldest is gone; the serving one and the previous one (rollback target) stay.
     assert env.names("configs", "serverless") == sorted([second_config, third_config])
@@ -227,10 +231,8 @@ def test_realtime_endpoint_runs_in_the_vpc_isolated_encrypted_with_capture_and_c
     synthesized = env.synthesized
     env.deploy("realtime")
     v1, v2 = env.register(), env.register()
-    env.approve("realtime", v1)
-    _succeeded(env.run("realtime"))
-    env.approve("realtime", v2)
-    _succeeded(env.run("realtime"))
+    _serve(env, "realtime", v1)
+    _serve(env, "realtime", v2)
 
     create_model = env.sdk_calls("createModel")[-1]
     network = synthesized.deps["network"]
@@ -255,8 +257,7 @@ def test_realtime_endpoint_runs_in_the_vpc_isolated_encrypted_with_capture_and_c
 def test_rolled_back_update_fails_visibly_and_the_previous_model_keeps_serving(env) -> None:
     env.deploy("serverless")
     v1, v2 = env.register(), env.register()
-    env.approve("serverless", v1)
-    _succeeded(env.run("serverless"))
+    _serve(env, "serverless", v1)
     serving = env.describe_endpoint("serverless")["EndpointConfigName"]
 
     env.fake.roll_back = True
@@ -274,8 +275,7 @@ def test_rolled_back_update_fails_visibly_and_the_previous_model_keeps_serving(e
 def test_nothing_approved_and_already_deployed_change_nothing(env) -> None:
     env.deploy("serverless")
     v1 = env.register()
-    env.approve("serverless", v1)
-    _succeeded(env.run("serverless"))
+    _serve(env, "serverless", v1)
     serving = env.describe_endpoint("serverless")["EndpointConfigName"]
 
     again = env.run("serverless")  # a repeated event
@@ -310,8 +310,7 @@ def test_failed_endpoint_is_replaced(env) -> None:
 
     env.deploy("serverless")
     v1 = env.register()
-    env.approve("serverless", v1)
-    _succeeded(env.run("serverless"))
+    _serve(env, "serverless", v1)
     sagemaker_backends[ACCOUNT][REGION].endpoints["churn-serverless"].endpoint_status = "Failed"
 
     result = env.run("serverless")  # v1 is still the approved and the recorded version
@@ -328,10 +327,8 @@ def test_an_endpoint_switched_but_not_recorded_is_brought_back_to_the_approved_v
     # approved version is v1 again and equals the recorded one. The endpoint must not keep serving v2.
     env.deploy("serverless")
     v1, v2 = env.register(), env.register()
-    env.approve("serverless", v1)
-    _succeeded(env.run("serverless"))
-    env.approve("serverless", v2)
-    _succeeded(env.run("serverless"))
+    _serve(env, "serverless", v1)
+    _serve(env, "serverless", v2)
     assert env.describe_endpoint("serverless")["EndpointConfigName"].startswith("churn-serverless-V2-")
     env.ssm.put_parameter(Name=env.endpoint("serverless").deployed_model_parameter_name, Value=v1, Type="String", Overwrite=True)
     env.approve("serverless", v1)
@@ -454,8 +451,7 @@ def test_a_lock_held_past_lock_timeout_fails_visibly_and_leaves_the_holders_lock
 def test_an_already_deployed_version_is_deployed_again_when_its_endpoint_is_gone(env) -> None:
     env.deploy("serverless")
     v1 = env.register()
-    env.approve("serverless", v1)
-    _succeeded(env.run("serverless"))
+    _serve(env, "serverless", v1)
     env.sm.delete_endpoint(EndpointName="churn-serverless")  # deleted by hand; the parameter still names v1
 
     result = env.run("serverless")
@@ -473,8 +469,7 @@ def test_an_endpoint_that_cannot_be_updated_fails_at_once(env, status, new_versi
 
     env.deploy("serverless")
     v1, v2 = env.register(), env.register()
-    env.approve("serverless", v1)
-    _succeeded(env.run("serverless"))
+    _serve(env, "serverless", v1)
     sagemaker_backends[ACCOUNT][REGION].endpoints["churn-serverless"].endpoint_status = status
     if new_version:
         env.approve("serverless", v2)  # the deploy path; otherwise the already-deployed path

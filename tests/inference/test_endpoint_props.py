@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 
 from sagemaker_tiers import ValidationError
 from sagemaker_tiers.inference import REALTIME_INSTANCE_TYPES, ApprovedModelEndpoint
 from sagemaker_tiers.core.instance_storage import has_local_storage
-from tests.inference.conftest import build_test_stack
+from tests.inference.conftest import build_test_stack, rendered_state
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +71,7 @@ def test_bad_props_fail_at_construction(base, props, message) -> None:
 
 
 def _endpoint_config_request(endpoint) -> dict:
-    state = endpoint.node.find_child("States").node.find_child("CreateEndpointConfig")
-    return Stack.of(endpoint).resolve(state.to_state_json())["Parameters"]
+    return rendered_state(endpoint, "CreateEndpointConfig")["Parameters"]
 
 
 def test_valid_realtime_props_are_accepted_and_local_storage_types_get_no_volume_key(base) -> None:
@@ -100,10 +99,8 @@ def test_default_lock_settings_outlast_a_holder_and_fit_the_history(base) -> Non
 
     for hours in (1, 4, 8):
         endpoint = _endpoint(base, deployment_timeout=Duration.hours(hours))
-        definition = endpoint.node.find_child("States")
-        exceeded = Stack.of(endpoint).resolve(definition.node.find_child("LockWaitExceeded").to_state_json())
-        wait = Stack.of(endpoint).resolve(definition.node.find_child("WaitForLock").to_state_json())
-        checks = exceeded["Choices"][0]["NumericGreaterThan"]
+        checks = rendered_state(endpoint, "LockWaitExceeded")["Choices"][0]["NumericGreaterThan"]
+        wait = rendered_state(endpoint, "WaitForLock")
         assert checks * wait["Seconds"] >= max(4 * 3600, (2 * hours + 1) * 3600)
         assert 25 * checks + 26 * math.ceil(hours * 3600 / 60) + 2500 <= 25_000
 
