@@ -18,7 +18,7 @@ from sagemaker_tiers.autopilot import (
     TabularProblem,
     TabularProblemType,
 )
-from sagemaker_tiers.autopilot.autopilot_job import JOB_NAME_PREFIX_PATTERN, MAX_JOB_NAME_PREFIX_LENGTH, MAX_POLLS
+from sagemaker_tiers.autopilot.autopilot_job import DEFAULT_TIMEOUT_MARGIN, JOB_NAME_PREFIX_PATTERN, MAX_JOB_NAME_PREFIX_LENGTH, MAX_POLLS
 from sagemaker_tiers.autopilot.problems import MAX_TABULAR_CANDIDATES
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.validation import (
@@ -83,8 +83,8 @@ class AutopilotConfig:
         require_int_in_range(key + "autopilot_max_candidates", self.autopilot_max_candidates, minimum=0, maximum=MAX_TABULAR_CANDIDATES)
         require_int_in_range(key + "autopilot_max_runtime_hours", self.autopilot_max_runtime_hours, minimum=1, maximum=720)
         require_int_in_range(key + "autopilot_poll_interval_minutes", self.autopilot_poll_interval_minutes, minimum=1, maximum=60)
-        # The state machine waits the runtime plus one hour, in at most MAX_POLLS polls (execution history limit).
-        longest = MAX_POLLS * self.autopilot_poll_interval_minutes // 60 - 1
+        # The state machine waits the runtime plus its default margin, in at most MAX_POLLS polls (history limit).
+        longest = (MAX_POLLS * self.autopilot_poll_interval_minutes - int(DEFAULT_TIMEOUT_MARGIN.to_minutes())) // 60
         if self.autopilot_max_runtime_hours > longest:
             raise ValidationError(
                 f"{key}autopilot_max_runtime_hours must be at most {longest} with "

@@ -51,6 +51,8 @@ JOB_NAME_SUFFIX_LENGTH = 12
 MAX_JOB_NAME_PREFIX_LENGTH = 32 - 1 - JOB_NAME_SUFFIX_LENGTH
 #: Step Functions keeps at most 25,000 history events per execution; one poll costs about 13.
 MAX_POLLS = 1500
+#: How much longer than the completion criteria's total runtime a run waits by default before stopping the job.
+DEFAULT_TIMEOUT_MARGIN = Duration.hours(1)
 #: The name of a job prefix: lowercase (SageMaker lower-cases names in ARNs, which IAM matches), at most 19 characters.
 JOB_NAME_PREFIX_PATTERN = r"(?=.{1,%d}\Z)[a-z0-9](-*[a-z0-9])*" % MAX_JOB_NAME_PREFIX_LENGTH
 
@@ -193,7 +195,7 @@ class AutopilotJob(Construct):
         poll_interval = poll_interval or Duration.minutes(5)
         require_duration("poll_interval", poll_interval, minimum=Duration.seconds(30), maximum=Duration.hours(1))
         runtime = completion.max_total_runtime
-        timeout = timeout or Duration.seconds(runtime.to_seconds() + 3600)
+        timeout = timeout or runtime.plus(DEFAULT_TIMEOUT_MARGIN)
         require_duration("timeout", timeout, minimum=runtime)
         self.max_polls = math.ceil(timeout.to_seconds() / poll_interval.to_seconds())
         if self.max_polls > MAX_POLLS:

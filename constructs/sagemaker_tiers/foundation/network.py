@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-
 from typing import Literal
 
 from aws_cdk import RemovalPolicy

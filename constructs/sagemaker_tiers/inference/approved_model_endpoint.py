@@ -1017,7 +1017,7 @@ class ApprovedModelEndpoint(Construct):
             states,
             "NameResources",
             parameters={
-                "resource.$": f"States.Format('{name}-V{{}}-{{}}', $.package.Version, States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0))"
+                "resource.$": f"States.Format('{self._own_prefix}{{}}-{{}}', $.package.Version, States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0))"
             },
             result_path="$.names",
         )
@@ -1293,7 +1293,7 @@ class ApprovedModelEndpoint(Construct):
                 sfn.Condition.or_(
                     sfn.Condition.string_equals("$.serving.Status", "Failed"),
                     sfn.Condition.string_equals("$.serving.Status", "Deleting"),
-                    sfn.Condition.not_(sfn.Condition.string_matches("$.serving.ConfigName", f"{name}-V*")),
+                    sfn.Condition.not_(sfn.Condition.string_matches("$.serving.ConfigName", f"{self._own_prefix}*")),
                 ),
                 describe_package,
             )
@@ -1344,7 +1344,7 @@ class ApprovedModelEndpoint(Construct):
             f"List{kind}",
             list_action,
             resources=["*"],
-            parameters={"NameContains": f"{name}-V", "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 100},
+            parameters={"NameContains": self._own_prefix, "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 100},
             result_selector={"Names": sfn.JsonPath.list_at(f"$.{list_key}[*].{name_key}")},
             result_path=f"$.prune{kind}",
         )
@@ -1377,7 +1377,7 @@ class ApprovedModelEndpoint(Construct):
                 sfn.Condition.or_(
                     sfn.Condition.string_equals_json_path("$.name", "$.current"),
                     sfn.Condition.string_equals_json_path("$.name", "$.previous"),
-                    sfn.Condition.not_(sfn.Condition.string_matches("$.name", f"{name}-V*")),
+                    sfn.Condition.not_(sfn.Condition.string_matches("$.name", f"{self._own_prefix}*")),
                 ),
                 keep,
             )
@@ -1405,6 +1405,12 @@ class ApprovedModelEndpoint(Construct):
                 **props,
             }
         )
+
+    @property
+    def _own_prefix(self) -> str:
+        """Start of every model and configuration name this endpoint makes, and of no other endpoint's (the names
+        are lowercase, the ``V`` is not)."""
+        return f"{self.endpoint_name}-V"
 
     def _sagemaker_arn(self, resource: str, name: str) -> str:
         return Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name)
