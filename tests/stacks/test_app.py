@@ -101,6 +101,32 @@ def test_checkov_catches_a_planted_failure(synthesized, tmp_path: Path) -> None:
     assert "CKV_AWS_18" in result.stdout
 
 
+@pytest.mark.skipif(not CHECKOV.exists(), reason="checkov's own venv is created by `make test` before pytest runs")
+def test_checkov_scans_the_image_dockerfiles_and_catches_a_root_image_without_its_reason(synthesized, tmp_path: Path) -> None:
+    from sagemaker_tiers.training import EXAMPLE_IMAGE_DIRECTORY
+
+    tiers, outdir = synthesized
+    staged = [p for p in outdir.glob("asset.*/Dockerfile")]
+    assert staged, "the training image folder is staged in cdk.out, where the gate scans it"
+    asset = tmp_path / "asset.planted"
+    asset.mkdir()
+    dockerfile = (EXAMPLE_IMAGE_DIRECTORY / "Dockerfile").read_text()
+    (asset / "Dockerfile").write_text("\n".join(l for l in dockerfile.splitlines() if "checkov:skip" not in l))  # planted
+    shutil.copy(ROOT / ".checkov.yaml", tmp_path / "checkov.yaml")
+
+    def checkov(folder: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(CHECKOV), "--config-file", str(tmp_path / "checkov.yaml"), "-d", str(folder), "--compact"],
+            capture_output=True, text=True, cwd=tmp_path,
+        )
+
+    planted = checkov(asset)
+    assert planted.returncode != 0 and "CKV_DOCKER_3" in planted.stdout
+    real = checkov(staged[0].parent)
+    assert real.returncode == 0, real.stdout
+    assert "dockerfile scan results" in real.stdout and "Skipped checks: 1" in real.stdout
+
+
 def test_registry_stack_watches_the_configured_groups_with_the_key_from_foundation(synthesized) -> None:
     tiers, outdir = synthesized
     template = _template(outdir, tiers.registry)

@@ -220,3 +220,49 @@ def test_the_instance_type_list_is_sagemakers(root):
     model = botocore.session.get_session().get_service_model("sagemaker")
     assert set(TRAINING_INSTANCE_TYPES) <= set(model.shape_for("TrainingInstanceType").enum)
     assert len(set(TRAINING_INSTANCE_TYPES)) == len(TRAINING_INSTANCE_TYPES)
+
+
+# -- an image that declares it cannot serve needs an inference image -----------------------------------------------
+
+
+def _image_folder(tmp_path, label: str | None) -> str:
+    folder = tmp_path / "image"
+    folder.mkdir()
+    lines = ["FROM public.ecr.aws/docker/library/python:3.12-slim"]
+    if label is not None:
+        lines.append(f'LABEL maintainer="ml" \\\n      sagemaker-tiers.serves={label}')
+    lines.append('ENTRYPOINT ["python3", "/opt/program/train.py"]')
+    (folder / "Dockerfile").write_text("\n".join(lines) + "\n")
+    return str(folder)
+
+
+def test_an_image_declaring_it_cannot_serve_needs_an_inference_image(scope, tmp_path) -> None:
+    folder = _image_folder(tmp_path, '"false"')
+    with pytest.raises(ValidationError, match=r"inference_image_uri is required: the training image cannot serve \(declared by its Dockerfile \(LABEL sagemaker-tiers.serves=\"false\"\)\).*got inference_image_uri=None"):
+        build(scope, image_directory=folder)
+    # With an inference image, the same training image is fine and the inference image is what gets registered.
+    assert build(scope, image_directory=folder, inference_image_uri=SAGEMAKER_IMAGE).inference_image_uri == SAGEMAKER_IMAGE
+
+
+def test_image_serves_false_needs_an_inference_image_whatever_the_source(scope) -> None:
+    with pytest.raises(ValidationError, match=r"inference_image_uri is required: .*declared by image_serves=False"):
+        build(scope, image_directory=None, image_uri=SAGEMAKER_IMAGE, image_serves=False)
+    with pytest.raises(ValidationError, match=r"image_serves must be True, False or None, got 'no'"):
+        build(scope, image_serves="no")
+
+
+@pytest.mark.parametrize("label", [None, '"true"', "TRUE"])
+def test_an_image_that_serves_or_declares_nothing_registers_itself(scope, tmp_path, label) -> None:
+    pipeline = build(scope, image_directory=_image_folder(tmp_path, label))
+    assert pipeline.inference_image_uri == pipeline.image_uri
+
+
+def test_a_malformed_serves_label_fails_naming_it(scope, tmp_path) -> None:
+    with pytest.raises(ValidationError, match=r'LABEL sagemaker-tiers.serves must be "true" or "false", got \'maybe\''):
+        build(scope, image_directory=_image_folder(tmp_path, "maybe"))
+
+
+def test_the_example_image_declares_it_serves() -> None:
+    from sagemaker_tiers.training import EXAMPLE_IMAGE_DIRECTORY, dockerfile_serves
+
+    assert dockerfile_serves(EXAMPLE_IMAGE_DIRECTORY / "Dockerfile") is True

@@ -5,6 +5,7 @@ from sagemaker_tiers.training.example import (
     EXAMPLE_IMAGE_DIRECTORY,
     EXAMPLE_METRIC_DEFINITIONS,
 )
+from sagemaker_tiers.training.image_labels import SERVES_LABEL, dockerfile_serves
 from sagemaker_tiers.training.instance_types import (
     INSTANCE_STORAGE_FAMILIES,
     TRAINING_INSTANCE_TYPES,
@@ -24,8 +25,10 @@ __all__ = [
     "INSTANCE_STORAGE_FAMILIES",
     "INVALID_INPUT_ERROR",
     "RUN_INPUT_KEYS",
+    "SERVES_LABEL",
     "TRAINING_INSTANCE_TYPES",
     "TrainingChannel",
     "TrainingPipeline",
+    "dockerfile_serves",
     "has_instance_storage",
 ]

@@ -46,6 +46,7 @@ from sagemaker_tiers.core.validation import (
 )
 from sagemaker_tiers.foundation import MlBucket, MlEncryptionKey, SageMakerNetwork
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
+from sagemaker_tiers.training.image_labels import SERVES_LABEL, dockerfile_serves
 from sagemaker_tiers.training.instance_types import (
     has_instance_storage,
     require_training_instance_type,
@@ -177,7 +178,13 @@ class TrainingPipeline(Construct):
     :param image_uri: A SageMaker-provided image URI (``<account>.dkr.ecr.<region>.amazonaws.com/<name>:<tag>``),
         pulled by SageMaker without ECR permissions on the role. Exactly one of ``image_directory``,
         ``repository`` and ``image_uri`` is required.
-    :param inference_image_uri: Image registered for inference. Default: the training image.
+    :param inference_image_uri: Image registered for inference. Default: the training image, which must then
+        answer SageMaker's hosting contract (``serve``: ``/ping`` and ``/invocations`` on port 8080).
+    :param image_serves: Whether the training image also serves (SageMaker runs it as ``docker run <image>
+        serve``). ``False`` without ``inference_image_uri`` fails at synth: every approved version would become a
+        Failed endpoint. Default: the ``LABEL sagemaker-tiers.serves="true|false"`` of ``image_directory``'s
+        Dockerfile (:data:`SERVES_LABEL`); unknown (not checked) when the Dockerfile has no such label or the image
+        comes from ``repository`` or ``image_uri``.
     :param input_channels: 1-20 :class:`TrainingChannel` (distinct names).
     :param output_prefix: Key prefix the model artifacts and the training reports go to.
     :param checkpoint_prefix: Key prefix for checkpoints (each run gets ``<prefix><run id>/``). Required with
@@ -258,6 +265,7 @@ class TrainingPipeline(Construct):
         tag: str | None = None,
         image_uri: str | None = None,
         inference_image_uri: str | None = None,
+        image_serves: bool | None = None,
         checkpoint_prefix: str | None = None,
         checkpoint_local_path: str = "/opt/ml/checkpoints",
         instance_type: str = "ml.m5.xlarge",
@@ -347,6 +355,18 @@ class TrainingPipeline(Construct):
             require_match("image_uri", image_uri, _IMAGE_URI, "an ECR image URI '<account>.dkr.ecr.<region>.amazonaws.com/<name>:<tag>' or '@sha256:<digest>'")
         if inference_image_uri is not None:
             require_match("inference_image_uri", inference_image_uri, r"[^\s]{1,255}", "an image URI of at most 255 characters without spaces")
+        if image_serves is not None and not isinstance(image_serves, bool):
+            raise ValidationError(f"image_serves must be True, False or None, got {image_serves!r}")
+        serves, declared_by = image_serves, "image_serves=False"
+        if serves is None and image_directory is not None:
+            serves, declared_by = dockerfile_serves(Path(image_directory) / "Dockerfile"), f'its Dockerfile (LABEL {SERVES_LABEL}="false")'
+        if serves is False and inference_image_uri is None:
+            raise ValidationError(
+                f"inference_image_uri is required: the training image cannot serve (declared by {declared_by}), and "
+                "SageMaker hosts the registered image as `docker run <image> serve` with /ping and /invocations on "
+                "port 8080 (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html); "
+                "got inference_image_uri=None"
+            )
 
         channels = _validate_channels(input_channels)
         require_s3_prefix("output_prefix", output_prefix)
