@@ -29,6 +29,7 @@ WATCHED = "churn,fraud"
 PARAMETER_PREFIX = "/sagemaker-tiers/registry"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:latest"
 SOURCE_IP = "203.0.113.7"
+MODEL_PACKAGE_ARN_PREFIX = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/"
 
 
 class Registry:
@@ -270,6 +271,7 @@ def registry(monkeypatch: pytest.MonkeyPatch):
             "APPROVAL_URL": APPROVAL_URL,
             "WATCHED_GROUPS": WATCHED,
             "PARAMETER_PREFIX": PARAMETER_PREFIX,
+            "MODEL_PACKAGE_ARN_PREFIX": MODEL_PACKAGE_ARN_PREFIX,
         }.items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("TOKEN_TTL_SECONDS", raising=False)

@@ -6,11 +6,12 @@ import base64
 import json
 import re
 import time
+import unicodedata
 
 import approval_api
 import approval_common as common
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
 CALLER = "arn:aws:iam::123456789012:user/ci"
@@ -382,11 +383,18 @@ def test_update_failure_is_503_and_the_link_still_works(registry, pending, monke
 
 
 def test_claim_left_by_a_dead_invocation_is_taken_over_after_the_lease(registry, pending):
+    # The invocation died after claiming, before deciding: the package is exactly as it saw it (same fence).
     token, jti, _ = registry.issue(pending)
     stale = int(time.time()) - approval_api.CLAIM_LEASE_SECONDS - 1
+    fence = common.package_fingerprint(registry.describe(pending))
     registry.ddb.put_item(
         TableName=registry.table_name,
-        Item={"pk": {"S": f"token#{jti}"}, "state": {"S": "claimed"}, "claimed_at": {"N": str(stale)}},
+        Item={
+            "pk": {"S": f"token#{jti}"},
+            "state": {"S": "claimed"},
+            "claimed_at": {"N": str(stale)},
+            "fence": {"S": fence},
+        },
     )
     check(registry, call(registry.review_event(token)), 200)
     check(registry, call(registry.decision_event({"token": token, "decision": "reject"})), 200)
@@ -579,3 +587,267 @@ def test_logs_name_the_jti_never_the_token_or_the_form(registry, pending, capsys
     assert "private remark" not in out
     for line in out.splitlines():
         json.loads(line)
+
+
+# ---------------------------------------------------------------- one decision per link, under faults
+
+
+def _fail_marking(registry, monkeypatch, state: str) -> None:
+    """DynamoDB refuses the bookkeeping write that sets a claim to ``state`` (after SageMaker accepted)."""
+    dynamodb = common.client("dynamodb")
+    real = dynamodb.update_item
+
+    def refusing(**kwargs):
+        if {"S": state} in (kwargs.get("ExpressionAttributeValues") or {}).values():
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "UpdateItem")
+        return real(**kwargs)
+
+    monkeypatch.setattr(dynamodb, "update_item", refusing)
+
+
+def test_link_decides_once_even_when_marking_it_used_fails(registry, pending, spy_updates, monkeypatch):
+    token, jti, _ = registry.issue(pending)
+    with monkeypatch.context() as patch:
+        _fail_marking(registry, patch, "used")
+        check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 200)
+    assert registry.status(pending) == "Approved"
+
+    # Someone takes the package back to pending; long after the claim's lease the same link comes back.
+    registry.set_status(pending, "PendingManualApproval")
+    later = time.time() + approval_api.CLAIM_LEASE_SECONDS + 1
+    check(registry, approval_api.route(registry.review_event(token), later), 409)
+    for decision in ("reject", "approve"):
+        body = check(registry, approval_api.route(registry.decision_event({"token": token, "decision": decision}), later), 409)
+        assert "already used" in body
+    assert registry.status(pending) == "PendingManualApproval"
+    assert len(spy_updates) == 1
+
+
+def test_update_timed_out_after_sagemaker_applied_it_is_a_success(registry, pending, monkeypatch):
+    token, jti, _ = registry.issue(pending)
+    sagemaker = common.client("sagemaker")
+    real = sagemaker.update_model_package
+
+    def applied_then_timed_out(**kwargs):
+        real(**kwargs)
+        raise ReadTimeoutError(endpoint_url="https://api.sagemaker.us-east-1.amazonaws.com/")
+
+    monkeypatch.setattr(sagemaker, "update_model_package", applied_then_timed_out)
+    body = check(registry, call(registry.decision_event({"token": token, "decision": "approve", "name": "Ada"})), 200)
+    assert "Model churn v1 approved" in body
+    assert registry.status(pending) == "Approved"
+    assert registry.describe(pending)["ApprovalDescription"].startswith("Approved by Ada via signed email link")
+    assert registry.item(f"token#{jti}")["state"]["S"] == "used"
+
+    other = registry.create_package("churn")
+    event = registry.decisions_event({"modelPackageArn": other, "decision": "reject"})
+    assert json.loads(check(registry, call(event), 200, "application/json"))["modelApprovalStatus"] == "Rejected"
+
+
+def test_update_timed_out_before_sagemaker_applied_it_is_503_and_the_link_still_works(registry, pending, monkeypatch):
+    token, jti, _ = registry.issue(pending)
+
+    def timed_out(**kwargs):
+        raise ReadTimeoutError(endpoint_url="https://api.sagemaker.us-east-1.amazonaws.com/")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(common.client("sagemaker"), "update_model_package", timed_out)
+        body = check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 503)
+        assert "Nothing was changed" in body
+        check(registry, call(registry.decisions_event({"modelPackageArn": pending, "decision": "approve"})), 503, "application/json")
+    assert registry.status(pending) == "PendingManualApproval"
+    assert registry.item(f"token#{jti}") is None and registry.item(f"package#{pending}") is None
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 200)
+
+
+def test_update_and_read_back_both_failing_is_503_not_confirmed_and_the_link_waits_for_the_lease(
+    registry, pending, monkeypatch
+):
+    token, jti, _ = registry.issue(pending)
+    sagemaker = common.client("sagemaker")
+    real_describe = sagemaker.describe_model_package
+    broken = {"on": False}
+
+    def update(**kwargs):
+        broken["on"] = True
+        raise ReadTimeoutError(endpoint_url="https://api.sagemaker.us-east-1.amazonaws.com/")
+
+    def describe(**kwargs):
+        if broken["on"]:
+            raise ReadTimeoutError(endpoint_url="https://api.sagemaker.us-east-1.amazonaws.com/")
+        return real_describe(**kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sagemaker, "update_model_package", update)
+        patch.setattr(sagemaker, "describe_model_package", describe)
+        body = check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 503)
+    assert "could not be confirmed" in body and "Nothing was changed" not in body
+    # Whether it landed is unknown: the link is held for the lease, then free again only if nothing changed.
+    check(registry, call(registry.review_event(token)), 409)
+    later = time.time() + approval_api.CLAIM_LEASE_SECONDS + 1
+    check(registry, approval_api.route(registry.review_event(token), later), 200)
+    check(registry, approval_api.route(registry.decision_event({"token": token, "decision": "reject"}), later), 200)
+    assert registry.status(pending) == "Rejected"
+
+
+def test_update_failed_while_studio_decided_is_409_with_that_decision(registry, pending, monkeypatch):
+    token, jti, _ = registry.issue(pending)
+
+    def studio_wins(**kwargs):
+        registry.set_status(pending, "Rejected")
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateModelPackage")
+
+    monkeypatch.setattr(common.client("sagemaker"), "update_model_package", studio_wins)
+    body = check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 409)
+    assert "Rejected" in body
+    assert registry.item(f"token#{jti}") is None  # this link decided nothing
+
+
+# ---------------------------------------------------------------- one decision per package, across channels
+
+
+def _competing(registry, pending, kind: str) -> dict:
+    if kind == "iam":
+        return registry.decisions_event(
+            {"modelPackageArn": pending, "decision": "reject"}, user_arn="arn:aws:iam::123456789012:user/other"
+        )
+    other_token, _, _ = registry.issue(pending)  # a second link to the same package
+    return registry.decision_event({"token": other_token, "decision": "reject", "name": "Bob"})
+
+
+@pytest.mark.parametrize("first", ["link", "iam"])
+@pytest.mark.parametrize("second", ["link", "iam"])
+def test_a_decision_racing_another_in_flight_is_409(registry, pending, spy_updates, monkeypatch, first, second):
+    token, _, _ = registry.issue(pending)
+    first_event = (
+        registry.decision_event({"token": token, "decision": "approve", "name": "Ada"})
+        if first == "link"
+        else registry.decisions_event({"modelPackageArn": pending, "decision": "approve"})
+    )
+    second_event = _competing(registry, pending, second)
+    sagemaker = common.client("sagemaker")
+    recording = sagemaker.update_model_package
+    answers: list[dict] = []
+
+    def racing(**kwargs):  # the competitor arrives while the first decision is being written
+        if not answers:
+            answers.append(call(second_event))
+        return recording(**kwargs)
+
+    monkeypatch.setattr(sagemaker, "update_model_package", racing)
+    first_answer = call(first_event)
+
+    assert first_answer["statusCode"] == 200
+    assert answers[0]["statusCode"] == 409
+    assert [c["ModelApprovalStatus"] for c in spy_updates] == ["Approved"]
+    package = registry.describe(pending)
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert "Bob" not in package["ApprovalDescription"] and "user/other" not in package["ApprovalDescription"]
+
+
+@pytest.mark.parametrize("late", ["link", "iam"])
+def test_a_decision_read_before_another_landed_is_409(registry, pending, spy_updates, monkeypatch, late):
+    # The late decider reads the package while it is pending; another decision lands before it writes.
+    winner = registry.decisions_event({"modelPackageArn": pending, "decision": "approve"})
+    late_event = _competing(registry, pending, late)
+    sagemaker = common.client("sagemaker")
+    real = sagemaker.describe_model_package
+    answers: list[dict] = []
+
+    def stale_read(**kwargs):
+        snapshot = real(**kwargs)
+        if not answers:
+            answers.append({})
+            answers[0] = call(winner)
+        return snapshot
+
+    monkeypatch.setattr(sagemaker, "describe_model_package", stale_read)
+    late_answer = call(late_event)
+
+    assert answers[0]["statusCode"] == 200
+    assert late_answer["statusCode"] == 409
+    assert [c["ModelApprovalStatus"] for c in spy_updates] == ["Approved"]
+    assert registry.status(pending) == "Approved"
+
+
+def test_package_taken_back_to_pending_can_be_decided_again_by_another_channel(registry, pending):
+    check(registry, call(registry.decisions_event({"modelPackageArn": pending, "decision": "approve"})), 200, "application/json")
+    registry.set_status(pending, "PendingManualApproval")
+    token, _, _ = registry.issue(pending)
+    check(registry, call(registry.decision_event({"token": token, "decision": "reject"})), 200)
+    assert registry.status(pending) == "Rejected"
+
+
+# ---------------------------------------------------------------- audit text and malformed input
+
+
+@pytest.mark.parametrize(
+    "separator",
+    ["\u2028", "\u2029", "\x85", "\x0b", "\x1e", "\u200b", "\u202e", "\u2066", "\ufeff", "\u00a0", "\u3000"],
+)
+def test_audit_text_is_one_visible_line_whatever_the_name_and_comment(registry, separator):
+    forged = f"fine{separator}Approved by security-team via IAM-authenticated API at 2026-01-01T00:00:00Z."
+    link_package = registry.create_package("churn")
+    token, _, _ = registry.issue(link_package)
+    fields = {"token": token, "decision": "approve", "name": f"Eve{separator}{separator}", "comment": forged}
+    check(registry, call(registry.decision_event(fields)), 200)
+    iam_package = registry.create_package("churn")
+    check(registry, call(registry.decisions_event({"modelPackageArn": iam_package, "decision": "approve", "comment": forged})), 200, "application/json")
+
+    for arn in (link_package, iam_package):
+        description = registry.describe(arn)["ApprovalDescription"]
+        assert description.splitlines() == [description]
+        assert all(c == " " or unicodedata.category(c)[0] not in "CZ" for c in description), ascii(description)
+        assert description.endswith("Comment: fine Approved by security-team via IAM-authenticated API at 2026-01-01T00:00:00Z.")
+    assert registry.describe(link_package)["ApprovalDescription"].startswith("Approved by Eve via signed email link")
+
+
+@pytest.mark.parametrize("resource", ["/decision", "/decisions"])
+def test_lone_surrogate_in_the_body_is_400(registry, pending, spy_updates, resource):
+    token, _, _ = registry.issue(pending)
+    if resource == "/decision":
+        event = registry.decision_event({"token": token, "decision": "approve"}, base64_body=False)
+        event["body"] += "&comment=\ud800"
+        content_type = "text/html; charset=utf-8"
+    else:
+        event = registry.decisions_event({"modelPackageArn": pending, "decision": "approve"})
+        event["body"] = event["body"][:-1] + ', "comment": "\ud800"}'
+        content_type = "application/json"
+    check(registry, call(event), 400, content_type)
+    assert spy_updates == [] and registry.items() == []
+
+
+def test_escaped_lone_surrogate_in_json_is_400(registry, pending, spy_updates):
+    body = json.dumps({"modelPackageArn": pending, "decision": "approve"})[:-1] + ', "comment": "ok \\udc00"}'
+    check(registry, call(registry.decisions_event(body)), 400, "application/json")
+    assert spy_updates == [] and registry.status(pending) == "PendingManualApproval"
+
+
+def test_package_the_role_may_not_describe_is_403_not_500(registry, pending, monkeypatch):
+    token, _, _ = registry.issue(pending)
+
+    def denied(**kwargs):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "DescribeModelPackage")
+
+    monkeypatch.setattr(common.client("sagemaker"), "describe_model_package", denied)
+    check(registry, call(registry.review_event(token)), 403)
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 403)
+    check(registry, call(registry.decisions_event({"modelPackageArn": pending, "decision": "approve"})), 404, "application/json")
+    assert registry.items() == []
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        "arn:aws:sagemaker:us-east-1:999999999999:model-package/churn/1",  # another account
+        "arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn/1",  # another region
+        "arn:aws-cn:sagemaker:us-east-1:123456789012:model-package/churn/1",  # another partition
+    ],
+)
+def test_package_of_another_account_region_or_partition_is_refused_before_sagemaker(registry, pending, describe_calls, spy_updates, foreign):
+    token, _, _ = registry.issue(foreign)
+    check(registry, call(registry.review_event(token)), 403)
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 403)
+    check(registry, call(registry.decisions_event({"modelPackageArn": foreign, "decision": "approve"})), 404, "application/json")
+    assert describe_calls == [] and spy_updates == []
+    assert registry.status(pending) == "PendingManualApproval"

@@ -77,17 +77,76 @@ def test_rules_watch_every_group_and_never_lose_an_event(synthesized) -> None:
     template, _ = synthesized
     rules = template.find_resources("AWS::Events::Rule")
     assert len(rules) == 2
-    statuses = set()
     for rule in rules.values():
         pattern = rule["Properties"]["EventPattern"]
         assert pattern["source"] == ["aws.sagemaker"]
         assert pattern["detail-type"] == ["SageMaker Model Package State Change"]
         assert pattern["detail"]["ModelPackageGroupName"] == ["group-0", "group-1"]
-        statuses |= set(pattern["detail"]["ModelApprovalStatus"])
         (target,) = rule["Properties"]["Targets"]
         assert target["DeadLetterConfig"]["Arn"]
         assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
-    assert statuses == {"PendingManualApproval", "Approved", "Rejected"}
+
+
+def _routed(template: Template, event: dict) -> set[str]:
+    """The handlers EventBridge invokes for ``event``, by the synthesized rules (moto's pattern matcher)."""
+    from moto.events.models import EventPattern
+
+    handlers = {k: f["Properties"]["Handler"] for k, f in template.find_resources("AWS::Lambda::Function").items()}
+    routed = set()
+    for rule in template.find_resources("AWS::Events::Rule").values():
+        if EventPattern.load(json.dumps(rule["Properties"]["EventPattern"])).matches_event(event):
+            routed |= {handlers[t["Arn"]["Fn::GetAtt"][0]] for t in rule["Properties"]["Targets"]}
+    return routed
+
+
+def _state_change(group: str, status: str) -> dict:
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "account": "123456789012",
+        "time": "2026-11-30T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{group}/2"],
+        "detail": {
+            "ModelPackageGroupName": group,
+            "ModelPackageVersion": 2,
+            "ModelPackageArn": f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{group}/2",
+            "ModelApprovalStatus": status,
+            "ModelPackageStatus": "Completed",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "handlers"),
+    [
+        # Registered, or taken back from Approved to pending: email a reviewer and reconcile the parameter.
+        ("PendingManualApproval", {"approval_notify.handler", "approval_promote.handler"}),
+        ("Approved", {"approval_promote.handler"}),
+        ("Rejected", {"approval_promote.handler"}),
+    ],
+)
+def test_every_approval_status_change_reconciles_the_parameter(synthesized, status: str, handlers: set) -> None:
+    template, _ = synthesized
+    assert _routed(template, _state_change("group-1", status)) == handlers
+    assert _routed(template, _state_change("not-watched", status)) == set()
+
+
+def test_handlers_know_the_accounts_own_package_arns(synthesized) -> None:
+    template, _ = synthesized
+    own = {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":sagemaker:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":model-package/"],
+        ]
+    }
+    for handler in ("approval_api.handler", "approval_notify.handler"):
+        template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {"Handler": handler, "Environment": {"Variables": Match.object_like({"MODEL_PACKAGE_ARN_PREFIX": own})}},
+        )
 
 
 def test_async_failures_go_to_an_on_failure_queue(synthesized) -> None:

@@ -10,7 +10,7 @@ import approval_tokens
 import approval_common as common
 import approval_notify as notify
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 LINK_RE = re.compile(r"(https://\S+?)/review\?token=([A-Za-z0-9_.-]+)")
 
@@ -207,12 +207,35 @@ def test_publish_failure_releases_the_claim_and_a_retry_sends(registry, monkeypa
         patch.setattr(sns, "publish", failing_publish)
         with pytest.raises(ClientError):
             notify.handler(event, None)
-    assert registry.item(f"notified#{arn}") is None
+    released = registry.item(f"notified#{arn}")
+    assert released["state"]["S"] == "sending" and released["claimed_at"]["N"] == "0"  # free to take at once
     assert registry.sent_messages() == []
 
-    assert notify.handler(event, None)["status"] == "sent"
+    result = notify.handler(event, None)
+    assert result["status"] == "sent"
+    assert result["jti"] == released["jti"]["S"]  # the retry sends the request's one token
     assert len(registry.sent_messages()) == 1
     assert registry.item(f"notified#{arn}")["state"]["S"] == "sent"
+
+
+def test_publish_that_went_out_but_failed_is_retried_with_the_same_link(registry, monkeypatch):
+    # A timeout after SNS accepted the message: the retry may repeat the email, never with a second link.
+    arn = registry.create_package("churn")
+    event = registry.state_change_event(arn)
+    sns = common.client("sns")
+    real = sns.publish
+
+    def published_then_timed_out(**kwargs):
+        real(**kwargs)
+        raise ReadTimeoutError(endpoint_url="https://sns.us-east-1.amazonaws.com/")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sns, "publish", published_then_timed_out)
+        with pytest.raises(ReadTimeoutError):
+            notify.handler(event, None)
+    assert notify.handler(event, None)["status"] == "sent"
+    links = {LINK_RE.search(m["message"]).group(2) for m in registry.sent_messages()}
+    assert len(registry.sent_messages()) == 2 and len(links) == 1
 
 
 def test_claim_of_an_invocation_that_died_is_taken_over_after_the_lease(registry):
@@ -246,3 +269,79 @@ def test_bad_configuration_fails_before_sending(registry, monkeypatch, name, val
     with pytest.raises(common.ConfigError):
         notify.handler(registry.state_change_event(arn), None)
     assert registry.sent_messages() == []
+
+
+def _links(registry) -> list[str]:
+    return [LINK_RE.search(m["message"]).group(2) for m in registry.sent_messages()]
+
+
+def test_email_sent_but_not_recorded_is_repeated_with_the_same_link_only(registry, monkeypatch):
+    arn = registry.create_package("churn")
+    event = registry.state_change_event(arn)
+    dynamodb = common.client("dynamodb")
+    real = dynamodb.update_item
+
+    def refusing_sent(**kwargs):
+        if {"S": "sent"} in (kwargs.get("ExpressionAttributeValues") or {}).values():
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "try later"}}, "UpdateItem")
+        return real(**kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dynamodb, "update_item", refusing_sent)
+        assert notify.handler(event, None)["status"] == "sent"
+
+    # The event comes again after the claim's lease: the email may repeat, but with the one link.
+    later = time.time() + notify.CLAIM_LEASE_SECONDS + 5
+    notify.notify(notify.parse_event(event), notify.Config.from_env(), later)
+    links = _links(registry)
+    assert len(set(links)) == 1, links
+    assert notify.notify(notify.parse_event(event), notify.Config.from_env(), later)["reason"] == "duplicate"
+
+
+def _decide(registry, token: str, decision: str) -> int:
+    import approval_api
+
+    return approval_api.handler(registry.decision_event({"token": token, "decision": decision}), None)["statusCode"]
+
+
+def test_package_taken_back_to_pending_after_its_link_decided_gets_a_new_link(registry):
+    arn = registry.create_package("churn")
+    assert notify.handler(registry.state_change_event(arn), None)["status"] == "sent"
+    [first] = _links(registry)
+    assert _decide(registry, first, "approve") == 200
+
+    registry.set_status(arn, "PendingManualApproval")  # taken back in Studio: it needs a decision again
+    pending_again = registry.state_change_event(arn)
+    assert notify.handler(pending_again, None)["status"] == "sent"
+    assert notify.handler(pending_again, None)["reason"] == "duplicate"  # repeated events: one email
+    first_again, second = _links(registry)
+    assert first_again == first and second != first
+
+    assert _decide(registry, first, "reject") == 409  # the used link stays used
+    assert _decide(registry, second, "reject") == 200
+    assert registry.status(arn) == "Rejected"
+
+
+def test_package_taken_back_to_pending_keeps_an_unused_link(registry):
+    # Decided through /decisions, then taken back: the emailed link was never used and still decides.
+    import approval_api
+
+    arn = registry.create_package("churn")
+    notify.handler(registry.state_change_event(arn), None)
+    event = registry.decisions_event({"modelPackageArn": arn, "decision": "approve"})
+    assert approval_api.handler(event, None)["statusCode"] == 200
+    registry.set_status(arn, "PendingManualApproval")
+    assert notify.handler(registry.state_change_event(arn), None)["reason"] == "duplicate"
+    [link] = _links(registry)
+    assert _decide(registry, link, "reject") == 200
+
+
+def test_package_of_another_account_is_skipped_before_sagemaker(registry, monkeypatch):
+    arn = registry.create_package("churn")
+    event = registry.state_change_event(arn)
+    foreign = arn.replace(":123456789012:", ":999999999999:")
+    event["detail"]["ModelPackageArn"] = foreign
+    calls = []
+    monkeypatch.setattr(common.client("sagemaker"), "describe_model_package", lambda **kw: calls.append(kw))
+    assert notify.handler(event, None) == {"status": "skipped", "reason": "foreign"}
+    assert calls == [] and registry.sent_messages() == []

@@ -209,3 +209,19 @@ def test_prefix_must_be_a_path(registry, monkeypatch):
     v1 = registry.create_package("churn")
     with pytest.raises(common.ConfigError):
         promote.handler(approve(registry, v1), None)
+
+
+def test_version_taken_back_to_pending_stops_being_the_approved_model(registry):
+    v1 = registry.create_package("churn")
+    v2 = registry.create_package("churn")
+    promote.handler(approve(registry, v1), None)
+    promote.handler(approve(registry, v2), None)
+    assert registry.parameter("churn") == v2
+
+    registry.set_status(v2, "PendingManualApproval")  # taken back in Studio or with the CLI
+    event = registry.state_change_event(v2)
+    assert event["detail"]["ModelApprovalStatus"] == "PendingManualApproval"
+    assert promote.handler(event, None) == {"status": "updated", "parameter": PARAM, "value": v1}
+
+    registry.set_status(v1, "PendingManualApproval")
+    assert promote.handler(registry.state_change_event(v1), None)["value"] == "NONE"

@@ -8,8 +8,10 @@ event patterns and the handlers' permissions; it creates no resource. The flow:
    Secrets Manager secret) bound to that package, expiring after ``token_ttl``.
 2. Opening the link (GET ``/review``) only shows the model and Approve / Reject buttons: mail scanners that
    prefetch it change nothing. The decision is a POST ``/decision`` with the token, accepted once (DynamoDB
-   conditional write). Programs decide with a SigV4-signed POST ``/decisions`` (IAM authorization).
-3. Any approval status change (our API, Studio, the CLI) invokes the *promote* function through a second rule;
+   conditional writes: one per link, one per package across both channels). Programs decide with a
+   SigV4-signed POST ``/decisions`` (IAM authorization).
+3. Any state change of a watched package (our API, Studio, the CLI; any approval status, back to pending
+   included) invokes the *promote* function through a second rule;
    it reconciles ``<parameter_prefix>/<group>/approved-model`` to the newest approved version (``NONE`` when none
    is), so duplicate and out-of-order events change nothing. The parameter's history is the audit trail.
 
@@ -166,6 +168,9 @@ class ApprovalWorkflow(Construct):
         )
 
         watched = Lazy.string(_LazyString(lambda: ",".join(g.model_package_group_name for g in self._groups)))
+        # The handlers refuse a package ARN of another partition, region or account before calling SageMaker.
+        stack = Stack.of(self)
+        own_packages = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:model-package/"
         functions = Construct(self, "Functions")
         self.notify_function = self._function(
             functions,
@@ -177,6 +182,7 @@ class ApprovalWorkflow(Construct):
                 "SECRET_ARN": self.signing_secret.secret_arn,
                 "TABLE_NAME": self.decisions_table.table_name,
                 "TOKEN_TTL_SECONDS": str(int(token_ttl.to_seconds())),
+                "MODEL_PACKAGE_ARN_PREFIX": own_packages,
             },
         )
         self.api_function = self._function(
@@ -188,6 +194,7 @@ class ApprovalWorkflow(Construct):
                 "SECRET_ARN": self.signing_secret.secret_arn,
                 "TABLE_NAME": self.decisions_table.table_name,
                 "WATCHED_GROUPS": watched,
+                "MODEL_PACKAGE_ARN_PREFIX": own_packages,
             },
         )
         self.promote_function = self._function(
@@ -207,8 +214,8 @@ class ApprovalWorkflow(Construct):
         for fn in (self.notify_function, self.api_function):
             self._grant_secret_read(fn)
         for fn, actions in (
-            (self.notify_function, ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]),
-            (self.api_function, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]),
+            (self.notify_function, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+            (self.api_function, ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]),
         ):
             fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[self.decisions_table.table_arn]))
             self._grant_key_via(fn, "dynamodb", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
@@ -230,7 +237,11 @@ class ApprovalWorkflow(Construct):
         rules = Construct(self, "Rules")
         group_names = Lazy.list(_LazyList(lambda: [g.model_package_group_name for g in self._groups]))
         self.pending_rule = self._rule(rules, "PendingApproval", group_names, ["PendingManualApproval"], self.notify_function)
-        self.decision_rule = self._rule(rules, "ApprovalDecided", group_names, ["Approved", "Rejected"], self.promote_function)
+        # Every state change of a watched group's package reconciles the parameter, whatever the status it
+        # reports: a version taken back from Approved to PendingManualApproval must stop being the approved model,
+        # and SageMaker sends a state change event on every status change, possibly several, in any order
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
+        self.decision_rule = self._rule(rules, "ApprovalDecided", group_names, None, self.promote_function)
 
         self._alarms()
         for group in groups:
@@ -396,18 +407,21 @@ class ApprovalWorkflow(Construct):
         scope: Construct,
         id: str,
         group_names: list[str],
-        statuses: list[str],
+        statuses: list[str] | None,
         fn: lambda_.IFunction,
     ) -> events.Rule:
+        detail: dict = {"ModelPackageGroupName": group_names}
+        if statuses:
+            detail["ModelApprovalStatus"] = statuses
         return events.Rule(
             scope,
             id,
-            description=f"Model packages of the watched groups entering {' or '.join(statuses)}",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=[STATE_CHANGE],
-                detail={"ModelPackageGroupName": group_names, "ModelApprovalStatus": statuses},
+            description=(
+                f"Model packages of the watched groups entering {' or '.join(statuses)}"
+                if statuses
+                else "Every state change (approval status included) of a watched group's model packages"
             ),
+            event_pattern=events.EventPattern(source=["aws.sagemaker"], detail_type=[STATE_CHANGE], detail=detail),
             targets=[
                 targets.LambdaFunction(
                     fn,

@@ -6,6 +6,8 @@ Environment:
 - SECRET_ARN: Secrets Manager secret whose SecretString signs the review tokens.
 - TABLE_NAME: DynamoDB table (partition key ``pk`` (S), TTL attribute ``expires_at``).
 - WATCHED_GROUPS: comma-separated model package group names; any other package is unknown.
+- MODEL_PACKAGE_ARN_PREFIX: ``arn:<partition>:sagemaker:<region>:<account>:model-package/`` of the
+  function's own account; a package ARN outside it is refused before any SageMaker call.
 
 Routes:
 - ``GET /review?token=...``: read-only page about the package the token is bound to, with the
@@ -13,11 +15,21 @@ Routes:
   400 missing/malformed token, 403 bad signature or unknown package, 410 expired,
   409 already decided or token already used.
 - ``POST /decision``: the form (``application/x-www-form-urlencoded``: token, decision,
-  comment, name). The model package ARN comes only from the signed token. The token is
-  claimed (``token#<jti>``, conditional PutItem) before UpdateModelPackage; if the update
-  fails the claim is deleted and 503 returned, so the link still works.
+  comment, name). The model package ARN comes only from the signed token.
 - ``POST /decisions``: IAM-authorized JSON API for programs (the caller is
-  ``requestContext.identity.userArn``). Idempotent through the pending check (409).
+  ``requestContext.identity.userArn``).
+
+One decision per link and per package (see :func:`decide` and ``approval_common``'s claims):
+- The link's claim ``token#<jti>`` is taken with a conditional write before deciding. It is fenced with
+  the package's fingerprint: a claim left by an invocation that died is taken over only while the package
+  is unchanged (that invocation provably decided nothing); once the package changed, the link is spent,
+  even when writing "used" failed.
+- Both channels then take the package's lock ``package#<arn>``; only the winner calls
+  UpdateModelPackage, a competing decision gets 409.
+- When UpdateModelPackage fails, the package is read back and the answer tells the truth: 200 if the
+  decision landed (e.g. a read timeout after SageMaker applied it), 503 "nothing was changed" (claims
+  released, the link still works) if the package is unchanged, 409 if it was decided elsewhere, and 503
+  "could not be confirmed" (claims kept for their lease) if it cannot be read.
 
 Every response carries no-store, nosniff, a restrictive CSP, no-referrer and DENY framing.
 Errors never include exception text; unexpected ones are logged and answered with 500.
@@ -45,9 +57,8 @@ NAME_MAX = 100
 BODY_MAX_BYTES = 16 * 1024
 APPROVAL_DESCRIPTION_MAX = 1024
 RECORD_RETENTION_SECONDS = 7 * 24 * 3600
-# A claim older than this whose decision never reached SageMaker (the package is still
-# pending) belongs to an invocation that died; it may be taken over.
-CLAIM_LEASE_SECONDS = 300
+# A claim older than this belongs to an invocation that died (the function times out after 25 s).
+CLAIM_LEASE_SECONDS = common.TOKEN_LEASE_SECONDS
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -87,6 +98,7 @@ class Config:
     secret_arn: str
     table_name: str
     watched_groups: frozenset[str]
+    arn_prefix: str
 
     @classmethod
     def from_env(cls) -> Config:
@@ -94,6 +106,7 @@ class Config:
             secret_arn=common.require_env("SECRET_ARN"),
             table_name=common.require_env("TABLE_NAME"),
             watched_groups=common.watched_groups(),
+            arn_prefix=common.own_model_package_prefix(),
         )
 
 
@@ -140,9 +153,18 @@ def json_response(status: int, payload: dict[str, Any], headers: dict | None = N
 # ---------------------------------------------------------------- pure helpers
 
 
+# Unicode general categories that must not reach the one-line audit text: controls (Cc, line breaks
+# included), format characters (Cf: bidirectional overrides, zero-width characters), surrogates (Cs),
+# private-use (Co) and unassigned (Cn) code points, and the line and paragraph separators (Zl U+2028,
+# Zp U+2029). Other space separators (Zs: no-break, ideographic, em spaces...) become a plain space.
+_NOT_IN_AUDIT_TEXT = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+
+
 def clean_text(text: str) -> str:
-    """Replace control characters (line breaks included) with spaces: ApprovalDescription is one line."""
-    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
+    """One line of visible text: every character of ``_NOT_IN_AUDIT_TEXT`` becomes a space, runs of spaces
+    collapse to one. ApprovalDescription is one audit line that nobody can split into forged extra lines."""
+    replaced = "".join(" " if unicodedata.category(c) in _NOT_IN_AUDIT_TEXT else c for c in text)
+    return " ".join(replaced.split())
 
 
 def approval_description(status: str, actor: str, channel: str, when: float, comment: str) -> str:
@@ -181,7 +203,10 @@ def _raw_body(event: dict) -> str:
         except (binascii.Error, ValueError):
             raise HttpError(400, "Bad request", "The request body could not be decoded.") from None
     else:
-        raw = body.encode("utf-8")
+        try:
+            raw = body.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: not text in any encoding
+            raise HttpError(400, "Bad request", "The request body is not valid text.") from None
     if len(raw) > BODY_MAX_BYTES:
         raise HttpError(400, "Bad request", "The request body is too large.")
     try:
@@ -241,7 +266,18 @@ def parse_decision_request(event: dict) -> DecisionRequest:
         comment = ""
     if not isinstance(comment, str) or len(comment) > COMMENT_MAX:
         raise HttpError(400, "Bad request", f"comment must be a string of at most {COMMENT_MAX} characters.")
+    if not _is_text(comment):
+        # JSON can escape a lone surrogate ("\\ud800"), which is no character and cannot be stored as UTF-8.
+        raise HttpError(400, "Bad request", "comment must be valid Unicode text.")
     return DecisionRequest(model_package_arn=arn, decision=decision, comment=comment)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _single_query_value(event: dict, name: str) -> str:
@@ -313,19 +349,28 @@ def _verify_token(token: str, config: Config, now: float) -> approval_tokens.Cla
         raise HttpError(410, "Link expired", "This review link has expired. Ask for a new one.") from None
 
 
-def describe_watched(arn: str, config: Config) -> dict[str, Any] | None:
-    """DescribeModelPackage, or None when the package does not exist or is outside WATCHED_GROUPS.
+_NOT_DESCRIBABLE = frozenset({"ValidationException", "ResourceNotFound", "AccessDeniedException", "AccessDenied"})
 
-    The group is first checked from the ARN (SageMaker lower-cases it there), so no request is
-    made for a package the function's role is not allowed to describe.
+
+def describe_watched(arn: str, config: Config) -> dict[str, Any] | None:
+    """DescribeModelPackage, or None when the package is not one this API decides about.
+
+    Checked from the ARN first, so no request is made for a package the function's role may not describe:
+    its partition, region and account must be the function's own (``config.arn_prefix``) and its group one of
+    WATCHED_GROUPS (SageMaker lower-cases the group in ARNs). A package SageMaker says does not exist, or that
+    the role may not describe (AccessDenied), is not ours either: the caller answers 403/404, not 500.
     """
     match = common.MODEL_PACKAGE_ARN_RE.match(arn)
-    if not match or match.group("group").lower() not in {g.lower() for g in config.watched_groups}:
+    if not match or not arn.startswith(config.arn_prefix):
+        return None
+    if match.group("group").lower() not in {g.lower() for g in config.watched_groups}:
         return None
     try:
         package = common.client("sagemaker").describe_model_package(ModelPackageName=arn)
     except Exception as exc:
-        if common.error_code(exc) in ("ValidationException", "ResourceNotFound"):
+        code = common.error_code(exc)
+        if code in _NOT_DESCRIBABLE:
+            log("WARNING", "model package not describable", model_package_arn=arn, error=code)
             return None
         raise
     if package.get("ModelPackageGroupName") not in config.watched_groups:
@@ -344,15 +389,6 @@ def _already_decided(package: dict[str, Any]) -> HttpError:
     )
 
 
-def _token_in_use(item: dict[str, Any] | None, now: float) -> bool:
-    if not item:
-        return False
-    if item.get("state", {}).get("S") == "claimed":
-        claimed_at = int(item.get("claimed_at", {}).get("N", "0"))
-        return claimed_at >= int(now) - CLAIM_LEASE_SECONDS
-    return True
-
-
 def review(event: dict, config: Config, now: float) -> dict:
     token = _single_query_value(event, "token")
     claims = _verify_token(token, config, now)
@@ -366,7 +402,7 @@ def review(event: dict, config: Config, now: float) -> dict:
         .get_item(TableName=config.table_name, Key={"pk": {"S": f"token#{claims.jti}"}}, ConsistentRead=True)
         .get("Item")
     )
-    if _token_in_use(item, now):
+    if common.link_state(item, package, now) != "free":
         raise HttpError(409, "Link already used", "This review link was already used for a decision.")
     log("INFO", "review page shown", jti=claims.jti, model_package_arn=claims.arn)
     return _response(200, render_review_page(package, token, claims.exp), HTML_TYPE)
@@ -378,6 +414,89 @@ def _update_package(arn: str, status: str, description: str) -> None:
     )
 
 
+# What _decide found out. APPLIED: the decision is in SageMaker. CONFLICT: another decision about the package
+# holds its lock (nothing was sent). NOT_APPLIED: SageMaker has not changed (read back after a failure).
+# DECIDED_ELSEWHERE: the package changed, but not to this decision. UNKNOWN: the update failed and the read-back
+# too; the locks stay held, so the lease and the fence decide later.
+APPLIED, CONFLICT, NOT_APPLIED, DECIDED_ELSEWHERE, UNKNOWN = (
+    "applied", "conflict", "not-applied", "decided-elsewhere", "unknown"
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: str
+    package: dict[str, Any] | None = None
+
+
+def _read_back(arn: str) -> dict[str, Any] | None:
+    try:
+        return common.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    except Exception as exc:
+        log("ERROR", "could not read the package back", model_package_arn=arn, error=type(exc).__name__)
+        return None
+
+
+def decide(config: Config, package: dict[str, Any], status: str, description: str, record: dict, now: float) -> Outcome:
+    """Apply one decision about a pending ``package`` under its per-package lock, and find out what happened.
+
+    The lock ``package#<arn>`` serializes every channel of this API (links and ``/decisions``): it is taken
+    with a conditional write when no other decision holds it, or when the decision that holds it is done and
+    the package changed since (it went back to pending: a new round), or when its holder's lease expired.
+    Its fence is the package's fingerprint as described before deciding, so a decider that read the package
+    before another decision landed cannot take it ("decided" with the same fence). Only the winner calls
+    UpdateModelPackage; the other answers 409, so the audit trail (ApprovalDescription) shows one decision.
+
+    When UpdateModelPackage fails (an error, a timeout: the SDK may have retried a request that was applied),
+    the package is read back: it holds this decision -> APPLIED; it is still pending and unchanged ->
+    NOT_APPLIED (the lock is released); it changed otherwise -> DECIDED_ELSEWHERE; it cannot be read -> UNKNOWN.
+    """
+    arn = package["ModelPackageArn"]
+    fence = common.package_fingerprint(package)
+    allow, values = common.lease_expired("deciding", CLAIM_LEASE_SECONDS, now)
+    lock = common.claim(
+        config.table_name,
+        f"package#{arn}",
+        state="deciding",
+        now=now,
+        attributes={**record, "fence": {"S": fence}, "expires_at": {"N": str(int(now) + RECORD_RETENTION_SECONDS)}},
+        allow=f"{allow} OR (#s = :decided AND fence <> :fence)",
+        values={**values, ":decided": {"S": "decided"}, ":fence": {"S": fence}},
+    )
+    if lock is None:
+        log("INFO", "another decision holds the package", model_package_arn=arn)
+        return Outcome(CONFLICT)
+    try:
+        _update_package(arn, status, description)
+    except Exception as exc:
+        log("ERROR", "UpdateModelPackage failed; reading the package back", model_package_arn=arn, error=type(exc).__name__)
+        after = _read_back(arn)
+        if after is None:
+            return Outcome(UNKNOWN)
+        if after.get("ModelApprovalStatus") == status and after.get("ApprovalDescription") == description:
+            log("INFO", "the failed request was applied", model_package_arn=arn)
+        elif after.get("ModelApprovalStatus") == common.PENDING and common.package_fingerprint(after) == fence:
+            _best_effort(common.release, lock, "could not release the package lock")
+            return Outcome(NOT_APPLIED)
+        else:
+            _best_effort(lambda held: common.finish(held, "decided"), lock, "could not mark the package lock decided")
+            return Outcome(DECIDED_ELSEWHERE, after)
+    _best_effort(
+        lambda held: common.finish(held, "decided", {"decided_at": {"N": str(int(now))}}),
+        lock,
+        "could not mark the package lock decided",
+    )
+    return Outcome(APPLIED)
+
+
+def _best_effort(step: Any, held: common.Claim, failure: str) -> None:
+    """A bookkeeping write after the outcome is known: a failure is logged, the lease and fence cover it."""
+    try:
+        step(held)
+    except Exception as exc:
+        log("WARNING", failure, pk=held.pk.split("#")[0], error=type(exc).__name__)
+
+
 def decide_by_link(event: dict, config: Config, now: float) -> dict:
     form = parse_form(event)
     claims = _verify_token(form.token, config, now)
@@ -387,43 +506,50 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
     if package.get("ModelApprovalStatus") != common.PENDING:
         raise _already_decided(package)
 
-    dynamodb = common.client("dynamodb")
-    key = {"pk": {"S": f"token#{claims.jti}"}}
-    record = {
-        **key,
-        "arn": {"S": claims.arn},
-        "decision": {"S": form.decision},
-        "expires_at": {"N": str(claims.exp + RECORD_RETENTION_SECONDS)},
-    }
-    if not common.claim(config.table_name, record, "claimed", CLAIM_LEASE_SECONDS, now):
+    # The link's claim is fenced: a claim whose holder died is taken over only while the package is exactly as
+    # that holder saw it, i.e. when the holder provably decided nothing. Once "used" it never reopens.
+    fence = common.package_fingerprint(package)
+    allow, values = common.lease_expired("claimed", CLAIM_LEASE_SECONDS, now, fence=fence)
+    token = common.claim(
+        config.table_name,
+        f"token#{claims.jti}",
+        state="claimed",
+        now=now,
+        attributes={
+            "arn": {"S": claims.arn},
+            "decision": {"S": form.decision},
+            "fence": {"S": fence},
+            "expires_at": {"N": str(claims.exp + RECORD_RETENTION_SECONDS)},
+        },
+        allow=allow,
+        values=values,
+    )
+    if token is None:
         log("INFO", "token replayed", jti=claims.jti, model_package_arn=claims.arn)
         raise HttpError(409, "Link already used", "This review link was already used for a decision.")
 
     status = _DECISIONS[form.decision]
     source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp") or "unknown"
     description = link_approval_description(status, form.name, claims.jti, source_ip, now, form.comment)
-    try:
-        _update_package(claims.arn, status, description)
-    except Exception as exc:
-        log("ERROR", "UpdateModelPackage failed; releasing the token", jti=claims.jti, error=type(exc).__name__)
-        try:
-            dynamodb.delete_item(TableName=config.table_name, Key=key)
-        except Exception as cleanup_exc:
-            log("ERROR", "could not release the token", jti=claims.jti, error=type(cleanup_exc).__name__)
+    label = _package_label(package)
+    outcome = decide(config, package, status, description, {"channel": {"S": "link"}, "jti": {"S": claims.jti}}, now)
+    if outcome.result == UNKNOWN:
+        # The link stays claimed: if the decision did not land, the link works again after the lease.
+        raise HttpError(503, "Not confirmed", _UNCONFIRMED.format(label=label))
+    if outcome.result != APPLIED:
+        _best_effort(common.release, token, "could not release the token")
+        if outcome.result == CONFLICT:
+            raise HttpError(409, "Not applied", _CONFLICT.format(label=label))
+        if outcome.result == DECIDED_ELSEWHERE:
+            raise _already_decided(outcome.package or package)
         raise HttpError(
             503, "Try again later", "The decision could not be recorded. Nothing was changed; please try again."
-        ) from None
-
-    try:
-        dynamodb.update_item(
-            TableName=config.table_name,
-            Key=key,
-            UpdateExpression="SET #s = :used, decided_at = :now",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":used": {"S": "used"}, ":now": {"N": str(int(now))}},
         )
-    except Exception as exc:  # the decision is recorded; the claim still blocks a replay
-        log("WARNING", "could not mark the token used", jti=claims.jti, error=type(exc).__name__)
+
+    # A failure to mark the link used is covered by the fence: the package has changed, so no takeover.
+    _best_effort(
+        lambda held: common.finish(held, "used", {"decided_at": {"N": str(int(now))}}), token, "could not mark the token used"
+    )
     log(
         "INFO",
         "decision recorded",
@@ -434,8 +560,17 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
         source_ip=source_ip,
     )
     verb = "approved" if status == common.APPROVED else "rejected"
-    label = _package_label(package)
     return html_response(200, f"Model {label} {verb}", f"Model {label} is now {status}. Thank you.")
+
+
+_UNCONFIRMED = (
+    "The decision about model {label} was sent, but it could not be confirmed whether it was recorded. "
+    "Open the review link again in a few minutes to see the model's current status."
+)
+_CONFLICT = (
+    "Another decision about model {label} was made at the same moment, so this one was not applied. "
+    "Open the review link again to see the model's current status."
+)
 
 
 def decide_by_iam(event: dict, config: Config, now: float) -> dict:
@@ -451,11 +586,19 @@ def decide_by_iam(event: dict, config: Config, now: float) -> dict:
         raise HttpError(409, "Already decided", "The model package is not pending manual approval.")
     status = _DECISIONS[request.decision]
     description = approval_description(status, caller, "IAM-authenticated API", now, request.comment)
-    try:
-        _update_package(request.model_package_arn, status, description)
-    except Exception as exc:
-        log("ERROR", "UpdateModelPackage failed", error=type(exc).__name__)
-        raise HttpError(503, "Try again later", "The decision could not be recorded; try again.") from None
+    outcome = decide(config, package, status, description, {"channel": {"S": "iam"}, "caller": {"S": caller}}, now)
+    if outcome.result == UNKNOWN:
+        raise HttpError(
+            503,
+            "Not confirmed",
+            "The decision was sent but could not be confirmed; describe the model package to see its status.",
+        )
+    if outcome.result == CONFLICT:
+        raise HttpError(409, "Not applied", "Another decision about this model package was made at the same moment.")
+    if outcome.result == DECIDED_ELSEWHERE:
+        raise HttpError(409, "Already decided", "The model package is not pending manual approval.")
+    if outcome.result == NOT_APPLIED:
+        raise HttpError(503, "Try again later", "The decision could not be recorded; nothing was changed. Try again.")
     log(
         "INFO",
         "decision recorded",

@@ -9,17 +9,23 @@ Environment:
 - TABLE_NAME: DynamoDB table (partition key ``pk`` (S), TTL attribute ``expires_at``).
 - APPROVAL_URL: base URL of the approval API stage (``https://.../prod`` with or without "/").
 - TOKEN_TTL_SECONDS: lifetime of a review link, default 259200 (72 hours).
+- MODEL_PACKAGE_ARN_PREFIX: the function's own ``arn:...:model-package/``; other ARNs are skipped.
 
 Per event:
 1. Validate the event; a malformed one raises ``MalformedEvent`` (kept by the on-failure
-   destination of the asynchronous invocation).
+   destination of the asynchronous invocation). A package of another account, region or partition
+   is skipped before any SageMaker call.
 2. DescribeModelPackage: the event may be stale. Not PendingManualApproval any more -> skipped.
-3. Claim ``notified#<arn>`` with a conditional PutItem (state "sending"); an existing claim
-   means another invocation sent or is sending the email -> skipped as duplicate. A claim
-   stuck in "sending" for longer than ``CLAIM_LEASE_SECONDS`` (an invocation that died before
-   publishing) may be taken over, so an email is not lost for good.
-4. Issue a token, publish, mark the claim "sent". If publishing fails the claim is deleted
-   and the error re-raised, so the retry sends the email.
+3. Claim ``notified#<arn>`` (state "sending"), the package's one outstanding review request; its
+   first claim fixes the token id and expiry. An existing request -> skipped as duplicate, unless
+   its holder died (lease ``CLAIM_LEASE_SECONDS`` expired while "sending": taken over with the same
+   token, so a repeated email carries the same link), or its link can no longer decide (used or
+   expired) while the package is pending again (taken back after a decision: a new request, a new link).
+4. Sign the token, publish, mark the claim "sent". If publishing fails the claim is released for an
+   immediate retry with the same token and the error re-raised, so the retry sends the email.
+
+So there is never more than one valid link per package; an email may be repeated (same link) when
+publishing timed out after SNS accepted it, or marking it sent failed.
 
 The message carries the token only inside the review link, and never the secret.
 """
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +64,7 @@ class Config:
     table_name: str
     approval_url: str
     token_ttl_seconds: int
+    arn_prefix: str
 
     @classmethod
     def from_env(cls) -> Config:
@@ -76,6 +84,7 @@ class Config:
             table_name=common.require_env("TABLE_NAME"),
             approval_url=url,
             token_ttl_seconds=ttl,
+            arn_prefix=common.own_model_package_prefix(),
         )
 
 
@@ -133,7 +142,63 @@ def build_message(package: dict[str, Any], link: str, expires_at: int) -> tuple[
     return _subject(str(group), int(version or 0)), "\n".join(lines) + "\n"
 
 
+def _claim_review_request(ref: PackageRef, package: dict[str, Any], config: Config, now: float) -> common.Claim | None:
+    """Claim ``notified#<arn>``: the one outstanding review request (and link) of the package, or None.
+
+    The first claim fixes the request's token id and expiry. A claim whose holder died (the lease expired, still
+    "sending") is taken over with the *same* token, so a repeated email carries the same link: there is never
+    more than one valid link. A new request (a new token) is made only when the outstanding link can no longer
+    decide (used, or expired) while the package is pending again: it went back to pending after a decision.
+    """
+    table = common.client("dynamodb")
+    pk = f"notified#{ref.arn}"
+    record = {"expires_at": {"N": str(int(now) + config.token_ttl_seconds + RECORD_RETENTION_SECONDS)}}
+    new_request = {"jti": {"S": uuid.uuid4().hex}, "token_exp": {"N": str(int(now) + config.token_ttl_seconds)}}
+    item = table.get_item(TableName=config.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
+    if item is None:
+        return common.claim(config.table_name, pk, state="sending", now=now, attributes=record, keep=new_request)
+
+    state = (item.get("state") or {}).get("S")
+    jti = (item.get("jti") or {}).get("S")
+    stale_allow, values = common.lease_expired("sending", CLAIM_LEASE_SECONDS, now)
+    if jti is None:  # a claim of an earlier version of this function, without a request: continue it
+        return common.claim(
+            config.table_name, pk, state="sending", now=now, attributes=record, keep=new_request,
+            allow=stale_allow, values=values,
+        )
+    values = {**values, ":jti": {"S": jti}}
+    if not _link_spent(item, jti, package, config, now):
+        if state == "sent":
+            return None
+        return common.claim(
+            config.table_name, pk, state="sending", now=now, attributes=record,
+            allow=f"(jti = :jti AND {stale_allow})", values=values,
+        )
+    log("INFO", "the outstanding link can no longer decide; sending a new one", model_package_arn=ref.arn, previous_jti=jti)
+    return common.claim(
+        config.table_name, pk, state="sending", now=now, attributes={**record, **new_request},
+        allow=f"(jti = :jti AND (#s = :sent OR {stale_allow}))", values={**values, ":sent": {"S": "sent"}},
+    )
+
+
+def _link_spent(item: dict[str, Any], jti: str, package: dict[str, Any], config: Config, now: float) -> bool:
+    token_exp = int((item.get("token_exp") or {}).get("N", "0"))
+    if (item.get("state") or {}).get("S") == "sent" and "token_exp" not in item:
+        token_exp = int((item.get("sent_at") or {}).get("N", "0")) + config.token_ttl_seconds
+    if token_exp <= int(now):
+        return True
+    token = (
+        common.client("dynamodb")
+        .get_item(TableName=config.table_name, Key={"pk": {"S": f"token#{jti}"}}, ConsistentRead=True)
+        .get("Item")
+    )
+    return common.link_state(token, package, now) == "spent"
+
+
 def notify(ref: PackageRef, config: Config, now: float) -> dict[str, Any]:
+    if not ref.arn.startswith(config.arn_prefix):
+        log("WARNING", "model package of another account or region", model_package_arn=ref.arn)
+        return {"status": "skipped", "reason": "foreign"}
     sagemaker = common.client("sagemaker")
     try:
         package = sagemaker.describe_model_package(ModelPackageName=ref.arn)
@@ -147,44 +212,44 @@ def notify(ref: PackageRef, config: Config, now: float) -> dict[str, Any]:
         log("INFO", "model package not pending", model_package_arn=ref.arn, approval_status=status)
         return {"status": "skipped", "reason": "not-pending"}
 
-    table = common.client("dynamodb")
-    pk = f"notified#{ref.arn}"
-    expires_at = int(now) + config.token_ttl_seconds + RECORD_RETENTION_SECONDS
-    record = {"pk": {"S": pk}, "expires_at": {"N": str(expires_at)}}
-    if not common.claim(config.table_name, record, "sending", CLAIM_LEASE_SECONDS, now):
+    held = _claim_review_request(ref, package, config, now)
+    if held is None:
         log("INFO", "already notified", model_package_arn=ref.arn)
         return {"status": "skipped", "reason": "duplicate"}
+    # A takeover continues the request it found (its link has not expired: an expired one is a new request).
+    jti = held.text("jti") or ""
+    exp = held.number("token_exp") or 0
 
     try:
         secret = approval_tokens.load_secret(config.secret_arn)
-        token, jti, exp = approval_tokens.issue(secret, ref.arn, config.token_ttl_seconds, now)
+        token = approval_tokens.sign(secret, ref.arn, exp, jti)
         subject, body = build_message(package, review_link(config.approval_url, token), exp)
         message_id = common.client("sns").publish(TopicArn=config.topic_arn, Subject=subject, Message=body)[
             "MessageId"
         ]
     except Exception:
+        # Released for an immediate retry, keeping the token: if the publish did go out, the retry repeats the
+        # same link instead of minting a second one.
         log("ERROR", "publishing failed; releasing the claim", model_package_arn=ref.arn)
         try:
-            table.delete_item(TableName=config.table_name, Key={"pk": {"S": pk}})
+            common.finish(held, "sending", {"claimed_at": {"N": "0"}})
         except Exception as cleanup_exc:  # the original error matters more
             log("ERROR", "could not release the claim", model_package_arn=ref.arn, error=type(cleanup_exc).__name__)
         raise
 
     try:
-        table.update_item(
-            TableName=config.table_name,
-            Key={"pk": {"S": pk}},
-            UpdateExpression="SET #s = :sent, jti = :jti, message_id = :mid, sent_at = :now",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={
-                ":sent": {"S": "sent"},
-                ":jti": {"S": jti},
-                ":mid": {"S": message_id},
-                ":now": {"N": str(int(now))},
+        common.finish(
+            held,
+            "sent",
+            {
+                "token_exp": {"N": str(exp)},
+                "message_id": {"S": message_id},
+                "sent_at": {"N": str(int(now))},
             },
         )
     except Exception as exc:
-        # The email is out; a retry would find the claim and skip. Do not fail the invocation.
+        # The email is out. The claim stays "sending" with this token: a repeated event after the lease
+        # re-sends the same link, never a second one. Do not fail the invocation.
         log("WARNING", "sent but could not mark the claim sent", model_package_arn=ref.arn, error=type(exc).__name__)
     log("INFO", "review request sent", model_package_arn=ref.arn, jti=jti, message_id=message_id, expires_at=exp)
     return {"status": "sent", "jti": jti, "messageId": message_id}

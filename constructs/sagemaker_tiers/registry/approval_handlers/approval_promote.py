@@ -1,7 +1,8 @@
 """Keep an SSM parameter pointing at the latest approved model package of each watched group.
 
-Trigger: EventBridge "SageMaker Model Package State Change" events for approval status changes
-(Approved or Rejected) in the watched groups. Events may repeat and arrive out of order, so
+Trigger: every EventBridge "SageMaker Model Package State Change" event of the watched groups,
+whatever the approval status it reports (a version taken back from Approved to
+PendingManualApproval must stop being the approved model). Events may repeat and arrive out of order, so
 the handler does not apply the event: it reconciles. It lists every Approved package of the
 event's group and makes the String parameter ``<PARAMETER_PREFIX>/<group>/approved-model``
 hold the ARN of the one with the highest version.

@@ -85,14 +85,23 @@ def _sign(secret: bytes, signing_input: str) -> bytes:
 
 def issue(secret: bytes, arn: str, ttl_seconds: int, now: float) -> tuple[str, str, int]:
     """Return ``(token, jti, exp)`` for a token bound to ``arn`` expiring ``ttl_seconds`` after ``now``."""
-    if not secret:
-        raise ValueError("secret must not be empty")
-    if not isinstance(arn, str) or not common.MODEL_PACKAGE_ARN_RE.match(arn):
-        raise ValueError(f"arn must be a versioned model package ARN, got {arn!r}")
     if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or ttl_seconds <= 0:
         raise ValueError(f"ttl_seconds must be a positive int, got {ttl_seconds!r}")
     jti = uuid.uuid4().hex
     exp = int(now) + ttl_seconds
+    return sign(secret, arn, exp, jti), jti, exp
+
+
+def sign(secret: bytes, arn: str, exp: int, jti: str) -> str:
+    """The token for ``(arn, exp, jti)``: deterministic, so the same review request always yields the same link."""
+    if not secret:
+        raise ValueError("secret must not be empty")
+    if not isinstance(arn, str) or not common.MODEL_PACKAGE_ARN_RE.match(arn):
+        raise ValueError(f"arn must be a versioned model package ARN, got {arn!r}")
+    if type(exp) is not int:
+        raise ValueError(f"exp must be an int, got {exp!r}")
+    if not isinstance(jti, str) or not _JTI_RE.match(jti):
+        raise ValueError(f"jti must be 32 lowercase hex digits, got {jti!r}")
     payload = json.dumps(
         {"v": VERSION, "arn": arn, "exp": exp, "jti": jti}, separators=(",", ":"), sort_keys=True
     ).encode("utf-8")
@@ -100,7 +109,7 @@ def issue(secret: bytes, arn: str, ttl_seconds: int, now: float) -> tuple[str, s
     token = f"{body}.{_b64encode(_sign(secret, body))}"
     if len(token) > MAX_TOKEN_LENGTH:
         raise ValueError("token would exceed the maximum length")
-    return token, jti, exp
+    return token
 
 
 def verify(secret: bytes, token: str, now: float) -> Claims:
