@@ -6,8 +6,13 @@ cdk-nag acknowledgment with its construct path and reason, and checkov lists its
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnResource, Validations
-from constructs import IConstruct
+import json
+from typing import Any
+
+import jsii
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import aws_iam as iam
+from constructs import Construct, IConstruct, IValidation
 
 from sagemaker_tiers.core.validation import ValidationError
 
@@ -31,6 +36,51 @@ def acknowledge(scope: IConstruct, rule: str, reason: str, *, applies_to: str | 
         )
     rule_id = f"{_PACKS[pack]}::{rule}" + (f"[{applies_to}]" if applies_to else "")
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def acknowledge_grant(grantee: iam.IGrantable, resource: str, reason: str) -> None:
+    """Acknowledge the AwsSolutions-IAM5 finding that a grant of ``resource`` (an ARN ending in a wildcard) to
+    ``grantee`` causes, on the grantee's principal only and for that one resource.
+
+    cdk-nag names the finding by the resource as the template renders it: ``<LogicalId.Arn>/prefix/*`` for a
+    bucket of the same stack, the export name for another stack's, ``<AWS::Region>`` for pseudo parameters. That
+    text exists only once CDK has resolved references, so the acknowledgment is added by a construct validation,
+    which runs after that and before the validation plugins. Grantees that are not constructs (a service
+    principal, an account) get no policy and need no acknowledgment.
+    """
+    principal = grantee.grant_principal
+    if isinstance(principal, Construct):
+        principal.node.add_validation(_AcknowledgeResolved(principal, resource, reason))
+
+
+@jsii.implements(IValidation)
+class _AcknowledgeResolved:
+    def __init__(self, principal: Construct, resource: str, reason: str) -> None:
+        self._principal = principal
+        self._resource = resource
+        self._reason = reason
+
+    def validate(self) -> list[str]:
+        rendered = nag_text(Stack.of(self._principal).resolve(self._resource))
+        acknowledge(self._principal, "AwsSolutions-IAM5", self._reason, applies_to=f"Resource::{rendered}")
+        return []
+
+
+def nag_text(value: Any) -> str:
+    """A resolved CloudFormation value as cdk-nag prints it in a finding (its ``flattenCfnReference``)."""
+    if isinstance(value, str):
+        return value.replace("${", "<").replace("}", ">")
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Fn::Join":
+            return str(arg[0]).join(nag_text(v) for v in arg[1])
+        if key in ("Fn::Sub", "Fn::ImportValue"):
+            return nag_text(arg)
+        if key == "Fn::GetAtt":
+            return f"<{nag_text(arg[0])}.{nag_text(arg[1])}>"
+        if key == "Ref":
+            return f"<{nag_text(arg)}>"
+    return json.dumps(value, separators=(",", ":"))
 
 
 def skip_checkov(resource: IConstruct, check_id: str, reason: str) -> None:

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import grant_key_via
-from sagemaker_tiers.core.nag import skip_checkov
+from sagemaker_tiers.core.nag import acknowledge_grant, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
     require_duration,
@@ -118,12 +118,21 @@ class MlBucket(s3.Bucket):
     # -- grants ---------------------------------------------------------------------------------------------
 
     def grant_read_prefix(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
-        """Let ``grantee`` list and read objects under ``prefix`` (and decrypt them), nothing else."""
+        """Let ``grantee`` list and read objects under ``prefix`` (and decrypt them), nothing else.
+
+        The ``<prefix>*`` object ARN is a wildcard IAM cannot avoid (object keys are known only when written);
+        its AwsSolutions-IAM5 finding is acknowledged on the grantee for that one resource.
+        """
         require_s3_prefix("prefix", prefix)
+        objects = self.arn_for_objects(f"{prefix}*")
         grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["s3:GetObject", "s3:GetObjectVersion"],
-            resource_arns=[self.arn_for_objects(f"{prefix}*")],
+            grantee=grantee, actions=["s3:GetObject", "s3:GetObjectVersion"], resource_arns=[objects]
+        )
+        acknowledge_grant(
+            grantee,
+            objects,
+            f"Reads objects under the prefix {prefix!r} of bucket {self.node.path}, whose keys are only known "
+            "when they are written; IAM can name them only by the prefix.",
         )
         iam.Grant.add_to_principal(
             grantee=grantee,
@@ -135,12 +144,21 @@ class MlBucket(s3.Bucket):
         return grant
 
     def grant_write_prefix(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
-        """Let ``grantee`` write objects under ``prefix`` (and encrypt them), nothing else: no read, no delete."""
+        """Let ``grantee`` write objects under ``prefix`` (and encrypt them), nothing else: no read, no delete.
+
+        The IAM5 finding of the ``<prefix>*`` object ARN is acknowledged on the grantee, as for
+        :meth:`grant_read_prefix`.
+        """
         require_s3_prefix("prefix", prefix)
+        objects = self.arn_for_objects(f"{prefix}*")
         grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-            resource_arns=[self.arn_for_objects(f"{prefix}*")],
+            grantee=grantee, actions=["s3:PutObject", "s3:AbortMultipartUpload"], resource_arns=[objects]
+        )
+        acknowledge_grant(
+            grantee,
+            objects,
+            f"Writes objects under the prefix {prefix!r} of bucket {self.node.path}, whose keys are only known "
+            "when they are written; IAM can name them only by the prefix.",
         )
         # Multipart uploads decrypt the data key of earlier parts, so kms:Decrypt is part of writing.
         self._grant_key(grantee, "kms:GenerateDataKey", "kms:Decrypt")

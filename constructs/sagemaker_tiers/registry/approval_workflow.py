@@ -45,7 +45,7 @@ from constructs import Construct, IValidation
 
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import ExactSqsDestination, alarm_on_any, grant_key_via, last_stop_queue
-from sagemaker_tiers.core.nag import acknowledge, skip_checkov
+from sagemaker_tiers.core.nag import acknowledge, acknowledge_grant, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
     require_duration,
@@ -279,12 +279,24 @@ class ApprovalWorkflow(Construct):
         )
 
     def grant_read_approved_models(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` read the approved-model parameters (for example an inference pipeline)."""
-        return iam.Grant.add_to_principal(
+        """Let ``grantee`` read the approved-model parameters (for example an inference pipeline).
+
+        The parameters of every watched group share the workflow's prefix (``<parameter_prefix>/*``); that
+        wildcard's AwsSolutions-IAM5 finding is acknowledged on the grantee for that one resource.
+        """
+        pattern = self._parameter_arn_pattern()
+        grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory"],
-            resource_arns=[self._parameter_arn_pattern()],
+            resource_arns=[pattern],
         )
+        acknowledge_grant(
+            grantee,
+            pattern,
+            f"Reads the approved-model parameters of the groups workflow {self.node.path} watches, one per group "
+            f"under {self.parameter_prefix}/; groups are added after the grant, so IAM names them by the prefix.",
+        )
+        return grant
 
     def metric_dead_letters(self, **props) -> cw.Metric:
         """Events that exhausted their retries (visible messages in the dead-letter queue)."""
