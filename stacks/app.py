@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import App, Tags, Validations
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+from aws_cdk import App, Tags
 
-from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core import add_gates, defaults
 from sagemaker_tiers.core.quotas import check_iam_role_quotas
 from stacks.config import AppConfig
 from stacks.foundation_stack import FoundationStack
@@ -36,12 +35,13 @@ class TiersApp:
 
 
 def add_nag_checks(app: App) -> None:
-    """The cdk-nag gate: AwsSolutions and Serverless packs as validation plugins on the whole app.
+    """The app's gates, as any user's app gets them: :func:`sagemaker_tiers.core.gates.add_gates` (cdk-nag's
+    AwsSolutions and Serverless packs, and AWS Control Tower's rules when the cfn-guard plugin is installed).
 
     An unacknowledged finding makes ``app.synth()`` (and so ``cdk synth``) fail and writes
     ``validation-report.json`` into the output directory.
     """
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    add_gates(app)
 
 
 def build_app(app: App) -> TiersApp:

@@ -1,6 +1,6 @@
 """sagemaker-tiers: AWS CDK constructs for every tier of model training on Amazon SageMaker."""
 
-from sagemaker_tiers.core import ValidationError, acknowledge
+from sagemaker_tiers.core import ValidationError, acknowledge, add_gates
 from sagemaker_tiers.foundation import MlBucket, MlEncryptionKey, SageMakerNetwork
 from sagemaker_tiers.registry import ApprovalWorkflow, IModelPackageGroup, ModelPackageGroup
 
@@ -16,4 +16,5 @@ __all__ = [
     "ValidationError",
     "__version__",
     "acknowledge",
+    "add_gates",
 ]

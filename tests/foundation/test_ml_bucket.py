@@ -6,11 +6,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from sagemaker_tiers import MlBucket, MlEncryptionKey, ValidationError
+from sagemaker_tiers.core.flags import S3_LOGS_BY_BUCKET_POLICY
+
+#: The feature flag MlBucket needs (a new `cdk init` app's cdk.json sets it).
+FLAGS = {S3_LOGS_BY_BUCKET_POLICY: True}
 
 
 @pytest.fixture(scope="module")
 def template() -> Template:
-    stack = Stack(App(), "BucketStack")
+    stack = Stack(App(context=FLAGS), "BucketStack")
     bucket = MlBucket(stack, "Data", encryption_key=MlEncryptionKey(stack, "Key"))
     reader = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
     writer = iam.Role(stack, "Writer", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
@@ -91,7 +95,7 @@ def test_write_prefix_grants_put_only(template: Template) -> None:
 @pytest.mark.parametrize(
     ("props", "message"),
     [
-        ({"encryption_key": None}, r"encryption_key must be a kms.IKey \(customer-managed\), got None"),
+        ({"encryption_key": None}, r"encryption_key must be a customer-managed kms.IKey .*, got None"),
         ({"noncurrent_version_expiration": Duration.days(0)}, r"noncurrent_version_expiration must be between"),
         ({"noncurrent_version_expiration": Duration.days(4000)}, r"noncurrent_version_expiration must be between"),
         ({"noncurrent_version_expiration": Duration.hours(36)}, r"whole number of days, got 1.5 days|whole number of days"),
@@ -102,14 +106,14 @@ def test_write_prefix_grants_put_only(template: Template) -> None:
     ],
 )
 def test_invalid_props_fail_at_synth(props: dict, message: str) -> None:
-    stack = Stack(App(), "S")
+    stack = Stack(App(context=FLAGS), "S")
     props.setdefault("encryption_key", MlEncryptionKey(stack, "Key"))
     with pytest.raises(ValidationError, match=message):
         MlBucket(stack, "Data", **props)
 
 
 def test_grant_prefix_is_validated() -> None:
-    stack = Stack(App(), "S")
+    stack = Stack(App(context=FLAGS), "S")
     bucket = MlBucket(stack, "Data", encryption_key=MlEncryptionKey(stack, "Key"))
     role = iam.Role(stack, "R", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
     with pytest.raises(ValidationError, match=r"prefix must not contain '.' or '..' path segments, got '../x/'"):
@@ -118,7 +122,7 @@ def test_grant_prefix_is_validated() -> None:
 
 
 def test_event_bridge_notifications_are_opt_in() -> None:
-    stack = Stack(App(), "S")
+    stack = Stack(App(context=FLAGS), "S")
     key = MlEncryptionKey(stack, "Key")
     MlBucket(stack, "Quiet", encryption_key=key)
     MlBucket(stack, "Eventful", encryption_key=key, event_bridge_enabled=True)
@@ -127,3 +131,29 @@ def test_event_bridge_notifications_are_opt_in() -> None:
         "AWS::S3::Bucket", {"NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}, 1
     )
     template.resource_count_is("AWS::Lambda::Function", 0)  # no notifications custom resource
+
+
+@pytest.mark.parametrize(("context", "got"), [({}, "unset"), ({S3_LOGS_BY_BUCKET_POLICY: False}, "False")])
+def test_without_the_access_log_flag_synth_fails_naming_it(context: dict, got: str) -> None:
+    stack = Stack(App(context=context), "S")
+    with pytest.raises(
+        ValidationError,
+        match=rf"^MlBucket needs the feature flag '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy' set to true in "
+        rf"cdk.json's \"context\", got {got}: without it CDK grants S3 access logging by ACL",
+    ):
+        MlBucket(stack, "Data", encryption_key=MlEncryptionKey(stack, "Key"))
+
+
+def test_the_log_bucket_takes_logs_by_bucket_policy_with_acls_off(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "AccessControl": Match.absent(),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject"})])}},
+    )

@@ -34,6 +34,7 @@ from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import alarm_on_any, last_stop_queue
 from sagemaker_tiers.core.nag import acknowledge, skip_checkov
 from sagemaker_tiers.core.validation import (
+    require_customer_managed_key,
     ValidationError,
     is_token,
     require_duration,
@@ -212,6 +213,7 @@ class AutopilotJob(Construct):
                 "MlBucket(..., event_bridge_enabled=True), got a bucket without EventBridge notifications"
             )
 
+        require_customer_managed_key("encryption_key", encryption_key, required=False)
         key = encryption_key or bucket.encryption_key
         if key is None:  # pragma: no cover - MlBucket always has a key
             raise ValidationError("encryption_key must be given for a bucket without a KMS key, got None")

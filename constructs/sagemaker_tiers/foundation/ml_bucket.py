@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, FeatureFlags, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -10,16 +10,17 @@ from constructs import Construct
 
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import grant_key_via
+from sagemaker_tiers.core.flags import S3_LOGS_BY_BUCKET_POLICY, require_flag
 from sagemaker_tiers.core.nag import acknowledge_grant, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
+    require_customer_managed_key,
     require_duration,
     require_match,
     require_s3_prefix,
 )
 
 _BUCKET_NAME_PATTERN = r"(?!xn--)(?!sthree-)(?!.*\.\.)(?!.*-s3alias$)(?!.*--ol-s3$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
-_LOGS_BY_POLICY_FLAG = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 _BUCKET_NAME_RULE = "3-63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit"
 
 
@@ -65,8 +66,7 @@ class MlBucket(s3.Bucket):
     ) -> None:
         if not isinstance(event_bridge_enabled, bool):
             raise ValidationError(f"event_bridge_enabled must be True or False, got {event_bridge_enabled!r}")
-        if encryption_key is None:
-            raise ValidationError("encryption_key must be a kms.IKey (customer-managed), got None")
+        require_customer_managed_key("encryption_key", encryption_key)
         require_duration(
             "noncurrent_version_expiration",
             noncurrent_version_expiration,
@@ -79,6 +79,12 @@ class MlBucket(s3.Bucket):
                 f"{noncurrent_version_expiration.to_human_string()}"
             )
         require_s3_prefix("access_logs_prefix", access_logs_prefix)
+        require_flag(
+            scope,
+            S3_LOGS_BY_BUCKET_POLICY,
+            "MlBucket",
+            "CDK grants S3 access logging by ACL, and the log bucket would need ObjectWriter ACLs instead of BucketOwnerEnforced",
+        )
         if bucket_name is not None:
             require_match("bucket_name", bucket_name, _BUCKET_NAME_PATTERN, _BUCKET_NAME_RULE)
 
@@ -191,13 +197,8 @@ def _new_log_bucket(scope: Construct, id: str, removal_policy: RemovalPolicy) ->
         enforce_ssl=True,
         minimum_tls_version=1.2,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        # With the feature flag, S3 logging is granted by bucket policy and ACLs stay off; without it, CDK grants
-        # the log delivery group by ACL, which needs ObjectWriter.
-        object_ownership=(
-            s3.ObjectOwnership.BUCKET_OWNER_ENFORCED
-            if FeatureFlags.of(scope).is_enabled(_LOGS_BY_POLICY_FLAG)
-            else s3.ObjectOwnership.OBJECT_WRITER
-        ),
+        # S3 logging is granted by bucket policy (MlBucket requires the feature flag), so ACLs stay off.
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         versioned=True,
         lifecycle_rules=[
             s3.LifecycleRule(

@@ -12,7 +12,13 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
-from sagemaker_tiers.core.validation import ValidationError, require_int_in_range, require_match, require_one_of
+from sagemaker_tiers.core.validation import (
+    ValidationError,
+    require_customer_managed_key,
+    require_int_in_range,
+    require_match,
+    require_one_of,
+)
 
 Egress = Literal["nat", "endpoints"]
 EGRESS_MODES: tuple[str, ...] = ("nat", "endpoints")
@@ -115,6 +121,7 @@ class SageMakerNetwork(Construct):
     ) -> None:
         super().__init__(scope, id)
         require_one_of("egress", egress, EGRESS_MODES)
+        require_customer_managed_key("encryption_key", encryption_key, required=False)
         require_int_in_range("max_azs", max_azs, minimum=2, maximum=6)
         require_int_in_range("nat_gateways", nat_gateways, minimum=1, maximum=max_azs)
         require_vpc_cidr("cidr", cidr, max_azs=max_azs, egress=egress)

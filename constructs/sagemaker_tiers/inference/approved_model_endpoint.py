@@ -29,6 +29,7 @@ from sagemaker_tiers.core.delivery import alarm_on_any, grant_key_via, last_stop
 from sagemaker_tiers.core.instance_storage import has_local_storage
 from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import (
+    require_customer_managed_key,
     ValidationError,
     require_duration,
     require_int_in_range,
@@ -237,8 +238,7 @@ class ApprovedModelEndpoint(Construct):
         super().__init__(scope, id)
         if not isinstance(group, IModelPackageGroup):
             raise ValidationError(f"group must be an IModelPackageGroup, got {group!r}")
-        if encryption_key is None:
-            raise ValidationError("encryption_key must be a kms.IKey, got None")
+        require_customer_managed_key("encryption_key", encryption_key)
         if network is None:
             raise ValidationError("network must be a SageMakerNetwork, got None")
         serverless = instance_type is None
@@ -499,7 +499,10 @@ class ApprovedModelEndpoint(Construct):
                     f"provide either serverless settings (memory_size_in_mb, max_concurrency, provisioned_concurrency) or "
                     f"instance settings (instance_type, instance_count), not both: got instance_type={instance_type!r} and {', '.join(given)}"
                 )
-            require_one_of("instance_type", instance_type, sorted(REALTIME_INSTANCE_TYPES))
+            require_one_of(
+                "instance_type", instance_type, sorted(REALTIME_INSTANCE_TYPES),
+                allowed_name="sagemaker_tiers.inference.REALTIME_INSTANCE_TYPES",
+            )
             if instance_count is not None:
                 require_int_in_range("instance_count", instance_count, minimum=1, maximum=100)
             return

@@ -45,9 +45,12 @@ from constructs import Construct, IValidation
 
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import ExactSqsDestination, alarm_on_any, grant_key_via, last_stop_queue
+from sagemaker_tiers.core.flags import IAM_MINIMIZE_POLICIES, warn_unless_flag
 from sagemaker_tiers.core.nag import acknowledge, acknowledge_grant, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
+    claim_unique,
+    require_customer_managed_key,
     require_duration,
     require_int_in_range,
     require_match,
@@ -101,9 +104,14 @@ class ApprovalWorkflow(Construct):
         log_retention: logs.RetentionDays = defaults.LOG_RETENTION,
     ) -> None:
         super().__init__(scope, id)
+        warn_unless_flag(
+            self,
+            IAM_MINIMIZE_POLICIES,
+            "every watched group lengthens the functions' policies unmerged, and IAM's policy limits come after "
+            "about 50 groups instead of 68",
+        )
         token_ttl = token_ttl or Duration.hours(72)
-        if encryption_key is None:
-            raise ValidationError("encryption_key must be a kms.IKey, got None")
+        require_customer_managed_key("encryption_key", encryption_key)
         if isinstance(admin_emails, str):
             raise ValidationError(f"admin_emails must be a list of email addresses, got the string {admin_emails!r}")
         for email in admin_emails:
@@ -260,6 +268,13 @@ class ApprovalWorkflow(Construct):
             raise ValidationError(f"group must be an IModelPackageGroup, got {group!r}")
         if any(g.model_package_group_name == group.model_package_group_name for g in self._groups):
             raise ValidationError(f"group {group.model_package_group_name!r} is already watched")
+        claim_unique(
+            self,
+            "watched-group",
+            group.model_package_group_name,
+            f"group {group.model_package_group_name!r} is already watched by the ApprovalWorkflow at {{other}}; "
+            "watch a group with one workflow per account and region (two would both email and both promote)",
+        )
         self._groups.append(group)
         group.grant_read(self.notify_function)
         group.grant_read(self.api_function)

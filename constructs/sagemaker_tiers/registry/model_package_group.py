@@ -12,7 +12,7 @@ from constructs import Construct
 
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.nag import acknowledge
-from sagemaker_tiers.core.validation import ValidationError, require_match, require_unique
+from sagemaker_tiers.core.validation import ValidationError, claim_unique, require_match, require_unique
 
 GROUP_NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 GROUP_NAME_RULE = "1-63 letters, digits or '-', starting and ending with a letter or digit"
@@ -167,6 +167,13 @@ class ModelPackageGroup(_ModelPackageGroupBase):
             require_unique(prop, list(accounts))
         super().__init__(scope, id)
         name = model_package_group_name or Names.unique_resource_name(self, max_length=63, separator="-")
+        claim_unique(
+            self,
+            "model-package-group",
+            name,
+            f"model_package_group_name {name!r} is already used by the ModelPackageGroup at {{other}} in the same "
+            "account and region; names must be unique there (import an existing group with from_model_package_group_name)",
+        )
         self._resource = sagemaker.CfnModelPackageGroup(
             self,
             "Resource",

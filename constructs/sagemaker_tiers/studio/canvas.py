@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from sagemaker_tiers.core.nag import acknowledge
-from sagemaker_tiers.core.validation import require_duration
+from sagemaker_tiers.core.validation import require_customer_managed_key, require_duration
 from sagemaker_tiers.studio import _functions
 from sagemaker_tiers.studio.domain import StudioDomain, _nag_attr
 
@@ -57,6 +57,7 @@ class CanvasIdleShutdown(Construct):
         check_every = check_every or Duration.minutes(15)
         require_duration("idle_limit", idle_limit, minimum=Duration.minutes(15), maximum=Duration.days(7))
         require_duration("check_every", check_every, minimum=Duration.minutes(5), maximum=Duration.minutes(60))
+        require_customer_managed_key("encryption_key", encryption_key)
         super().__init__(scope, id)
         self.idle_limit = idle_limit
         self.failure_queue = (

@@ -20,6 +20,7 @@ from constructs import Construct
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import (
+    require_customer_managed_key,
     ValidationError,
     require_int_in_range,
     require_match,
@@ -188,6 +189,7 @@ class StudioDomain(Construct):
         # -- validation: everything fails here, at synth, naming the prop ----------------------------------
         if network is None or encryption_key is None or bucket is None:
             raise ValidationError("network, encryption_key and bucket must be given, got None")
+        require_customer_managed_key("encryption_key", encryption_key)
         require_one_of("auth_mode", auth_mode, ("IAM", "SSO"))
         require_one_of("app_network_access_type", app_network_access_type, ("VpcOnly", "PublicInternetOnly"))
         allowed = validate_allowed_instance_types("allowed_instance_types", allowed_instance_types)

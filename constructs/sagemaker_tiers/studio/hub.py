@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from sagemaker_tiers.core.nag import acknowledge
-from sagemaker_tiers.core.validation import ValidationError, require_match, require_unique
+from sagemaker_tiers.core.validation import ValidationError, require_customer_managed_key, require_match, require_unique
 from sagemaker_tiers.studio import _functions
 
 MODEL_ID_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
@@ -68,6 +68,7 @@ class CuratedHub(Construct):
         for model_id in model_ids:
             require_match("model_ids", model_id, MODEL_ID_PATTERN, "a list of JumpStart model ids (1-63 letters, digits or '-')")
         require_unique("model_ids", list(model_ids))
+        require_customer_managed_key("encryption_key", encryption_key)
         if hub_name is not None:
             require_match("hub_name", hub_name, HUB_NAME_PATTERN, "1-63 letters, digits or '-', starting and ending with a letter or digit")
             if hub_name == PUBLIC_HUB:

@@ -41,6 +41,7 @@ from sagemaker_tiers.core.validation import (
     require_int_in_range,
     require_match,
     require_one_of,
+    require_s3_folder,
     require_s3_prefix,
     require_unique,
 )
@@ -186,8 +187,8 @@ class TrainingPipeline(Construct):
         Dockerfile (:data:`SERVES_LABEL`); unknown (not checked) when the Dockerfile has no such label or the image
         comes from ``repository`` or ``image_uri``.
     :param input_channels: 1-20 :class:`TrainingChannel` (distinct names).
-    :param output_prefix: Key prefix the model artifacts and the training reports go to.
-    :param checkpoint_prefix: Key prefix for checkpoints (each run gets ``<prefix><run id>/``). Required with
+    :param output_prefix: Key prefix (a folder ending in ``/``) the model artifacts and the training reports go to.
+    :param checkpoint_prefix: Key prefix (ending in ``/``) for checkpoints (each run gets ``<prefix><run id>/``). Required with
         ``use_spot``. Default: no checkpoints.
     :param checkpoint_local_path: Where the container writes checkpoints. Default: ``/opt/ml/checkpoints``.
     :param instance_type: Default training instance type (``ml.*``). Default: ``ml.m5.xlarge``.
@@ -369,9 +370,9 @@ class TrainingPipeline(Construct):
             )
 
         channels = _validate_channels(input_channels)
-        require_s3_prefix("output_prefix", output_prefix)
+        require_s3_folder("output_prefix", output_prefix)
         if checkpoint_prefix is not None:
-            require_s3_prefix("checkpoint_prefix", checkpoint_prefix)
+            require_s3_folder("checkpoint_prefix", checkpoint_prefix)
         require_match("checkpoint_local_path", checkpoint_local_path, r"/[A-Za-z0-9_./-]{0,4095}", "an absolute path in the container")
         _require_no_overlap(channels, output_prefix, checkpoint_prefix)
         require_one_of("input_mode", input_mode, INPUT_MODES)
