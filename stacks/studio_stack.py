@@ -130,6 +130,10 @@ class StudioConfig:
             require_match(key, name, NAME_PATTERN, f"a list of 'space=owner' entries whose space is {NAME_RULE}")
             if owner not in names:
                 raise ValidationError(f"{key} owner must be one of the user profiles ({', '.join(sorted(names)) or 'none'}), got {entry!r}")
+            persona = next(u.persona for u in self.users() if u.name == owner)
+            if persona is not Persona.DATA_SCIENTIST:
+                # Shared spaces run as the domain's default space role, the data scientists' role in this app.
+                raise ValidationError(f"{key} owner must be a data-scientist profile (shared spaces run as its role), got {entry!r}")
             spaces.append(SharedSpace(name, owner))
         return spaces
 

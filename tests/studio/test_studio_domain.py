@@ -20,7 +20,9 @@ from sagemaker_tiers.studio import (
     StudioDomain,
     StudioUser,
 )
-from tests.conftest import ROOT, app_context
+from sagemaker_tiers.studio.hub import PRIVATE_HUB_REGIONS
+from sagemaker_tiers.studio.service_model import CLOUDFORMATION_LAGS_INSTANCE_TYPES
+from tests.conftest import app_context
 
 ALLOWED = ("ml.t3.medium", "ml.m5.xlarge")
 USERS = [
@@ -66,6 +68,7 @@ def synth() -> dict[str, Any]:
         bucket=bucket,
         users=[StudioUser("sam", "ml-engineer")],
         shared_spaces=[SharedSpace("team", "sam")],
+        default_persona="ml-engineer",
         cleanup_on_delete=True,
     )
     idle = CanvasIdleShutdown(stack, "CanvasIdle", domain=domain, encryption_key=key, idle_limit=Duration.minutes(150))
@@ -114,6 +117,47 @@ def test_domain_is_vpc_only_encrypted_and_locked_down(synth) -> None:
     assert props["DefaultUserSettings"]["DefaultLandingUri"] == "studio::"
 
 
+def test_persona_roles_trust_sagemaker_to_set_the_source_identity(synth) -> None:
+    # The domain records the profile name as sts:SourceIdentity; SageMaker then assumes the execution role with
+    # a source identity, which the trust policy must allow:
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/monitor-user-access-how-to.html
+    domain = synth["domain"]
+    assert _domain(synth, domain)["Properties"]["DomainSettings"]["ExecutionRoleIdentityConfig"] == "USER_PROFILE_NAME"
+    for persona, role in domain.roles.items():
+        trust = synth["json"]["Resources"][Stack.of(domain).get_logical_id(role.role.node.default_child)]["Properties"]["AssumeRolePolicyDocument"]
+        allowed = {
+            a
+            for st in trust["Statement"]
+            if st["Effect"] == "Allow" and st["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+            for a in _actions(st)
+        }
+        assert {"sts:AssumeRole", "sts:SetSourceIdentity"} <= allowed, persona
+
+
+def test_profiles_carry_no_create_only_persona_tag(synth) -> None:
+    # Tags of AWS::SageMaker::UserProfile are create-only: a persona tag would replace the profile on a persona
+    # change, which its fixed UserProfileName makes fail.
+    for name, profile in _resources(synth, "AWS::SageMaker::UserProfile").items():
+        assert "Tags" not in profile["Properties"], name
+
+
+def test_shared_spaces_run_as_the_default_space_role(synth) -> None:
+    disposable = synth["disposable"]
+    props = _domain(synth, disposable)["Properties"]
+    role_id = Stack.of(disposable).get_logical_id(disposable.roles[Persona.ML_ENGINEER].role.node.default_child)
+    assert props["DefaultSpaceSettings"]["ExecutionRole"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+def test_cleanup_may_delete_only_nfs_groups_of_its_vpc(synth) -> None:
+    statements = [
+        s for r in _resources(synth, "AWS::IAM::Policy").values() for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if "ec2:DeleteSecurityGroup" in _actions(s)
+    ]
+    (delete,) = statements
+    assert set(_actions(delete)) == {"ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:DeleteSecurityGroup"}
+    assert list(delete["Condition"]) == ["ArnEquals"] and "ec2:Vpc" in delete["Condition"]["ArnEquals"]
+
+
 def test_idle_shutdown_default_and_maximum_for_jupyterlab_and_code_editor(synth) -> None:
     settings = _domain(synth, synth["domain"])["Properties"]["DefaultUserSettings"]
     expected = {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 90, "MinIdleTimeoutInMinutes": 60, "MaxIdleTimeoutInMinutes": 180}
@@ -126,7 +170,7 @@ def test_idle_shutdown_default_and_maximum_for_jupyterlab_and_code_editor(synth)
 
 def test_every_instance_type_but_the_allowlist_is_hidden(synth) -> None:
     hidden = _domain(synth, synth["domain"])["Properties"]["DefaultUserSettings"]["StudioWebPortalSettings"]["HiddenInstanceTypes"]
-    assert set(hidden) == set(STUDIO_APP_INSTANCE_TYPES) - set(ALLOWED)
+    assert set(hidden) == set(STUDIO_APP_INSTANCE_TYPES) - set(ALLOWED) - CLOUDFORMATION_LAGS_INSTANCE_TYPES
     for profile in _resources(synth, "AWS::SageMaker::UserProfile").values():
         assert set(profile["Properties"]["UserSettings"]["StudioWebPortalSettings"]["HiddenInstanceTypes"]).isdisjoint(ALLOWED)
 
@@ -206,14 +250,31 @@ def test_persona_roles_reach_only_their_own_bucket_prefix(synth) -> None:
 
 def test_only_jumpstart_personas_can_use_the_curated_hub_models(synth) -> None:
     hub = synth["hub"]
-    ds = _with_action(_role_statements(synth, synth["domain"], Persona.DATA_SCIENTIST), "sagemaker:DescribeHubContent")
-    assert len(ds) == 1
-    resources = json.dumps(ds[0]["Resource"])
+    statements = _role_statements(synth, synth["domain"], Persona.DATA_SCIENTIST)
+    (content,) = _with_action(statements, "sagemaker:DescribeHubContent")
+    resources = json.dumps(content["Resource"])
     for model_id in hub.model_ids:
-        assert f":aws:hub-content/SageMakerPublicHub/Model/{model_id}" in resources
+        # Unversioned and versioned: SageMaker resolves a reference to <model>/<version> before authorizing.
+        assert f":aws:hub-content/SageMakerPublicHub/Model/{model_id}\"" in resources
+        assert f":aws:hub-content/SageMakerPublicHub/Model/{model_id}/*" in resources
     assert "SageMakerPublicHub/Model/*" not in resources
+    # IAM's reference lists the hub as a required resource type of DescribeHubContent, beside the content.
+    assert ":aws:hub/SageMakerPublicHub" in resources and f":hub/{hub.hub_name}" in resources
+    (describe_hub,) = _with_action(statements, "sagemaker:DescribeHub")
+    assert "sagemaker:ListHubContents" in _actions(describe_hub)
+    assert ":aws:hub/SageMakerPublicHub" in json.dumps(describe_hub["Resource"])
     for persona in (Persona.ML_ENGINEER, Persona.BUSINESS_ANALYST):
         assert not _with_action(_role_statements(synth, synth["domain"], persona), "sagemaker:DescribeHubContent")
+    for persona in Persona:  # grant_use promises no deployment
+        assert not _with_action(_role_statements(synth, synth["domain"], persona), "sagemaker:CreateEndpoint")
+
+
+def test_an_environment_agnostic_hub_stops_deployment_outside_private_hub_regions(synth) -> None:
+    (rule,) = [r for k, r in synth["json"]["Rules"].items() if "PrivateHubRegion" in k]
+    (assertion,) = rule["Assertions"]
+    regions, region = assertion["Assert"]["Fn::Contains"]
+    assert set(regions) == set(PRIVATE_HUB_REGIONS) and region == {"Ref": "AWS::Region"}
+    assert "studio_jumpstart_model_ids" in assertion["AssertDescription"]
 
 
 def test_hub_and_its_model_references(synth) -> None:
@@ -277,15 +338,6 @@ def test_retained_by_default_and_cleanup_is_opt_in(synth) -> None:
     assert space["Properties"]["OwnershipSettings"] == {"OwnerUserProfileName": "sam"}
 
 
-def test_instance_type_list_only_holds_types_cloudformation_accepts() -> None:
-    import glob
-
-    schemas = glob.glob(str(ROOT / ".venv/lib/python3.*/site-packages/cfnlint/data/schemas/resources/*.json"))
-    domain_schema = next(json.load(open(p)) for p in schemas if '"typeName": "AWS::SageMaker::Domain"' in open(p).read())
-    accepted = set(domain_schema["definitions"]["AppInstanceType"]["enum"])
-    assert set(STUDIO_APP_INSTANCE_TYPES) <= accepted
-
-
 # -- bad input fails at construction, naming the prop ---------------------------------------------------------
 
 
@@ -329,3 +381,20 @@ def test_other_bad_props_fail(base) -> None:
     stack, key, *_ = base
     with pytest.raises(ValidationError, match=r"model_ids must be a list of JumpStart model ids.*got 'bad id'"):
         CuratedHub(stack, "BadHub", encryption_key=key, model_ids=["bad id"])
+
+
+def test_a_shared_space_owner_of_another_persona_than_the_space_role_fails(base) -> None:
+    with pytest.raises(ValidationError, match=r"shared_spaces\[team\]\.owner must be a data-scientist \(default_persona: shared spaces run as its role\), got 'eve' \(ml-engineer\)"):
+        _domain_with(base, users=[StudioUser("eve", "ml-engineer")], shared_spaces=[SharedSpace("team", "eve")])
+
+
+def test_a_hub_in_a_region_without_private_hubs_fails_at_synth() -> None:
+    from aws_cdk import Environment
+
+    stack = Stack(App(context=app_context()), "Paris", env=Environment(account="123456789012", region="eu-west-3"))
+    key = MlEncryptionKey(stack, "Key")
+    with pytest.raises(ValidationError, match=r"CuratedHub needs a region with private JumpStart hubs .*got the stack's region 'eu-west-3'"):
+        CuratedHub(stack, "Hub", encryption_key=key, model_ids=["pytorch-ic-mobilenet-v2"])
+    frankfurt = Stack(App(context=app_context()), "Frankfurt", env=Environment(account="123456789012", region="eu-central-1"))
+    CuratedHub(frankfurt, "Hub", encryption_key=MlEncryptionKey(frankfurt, "Key"), model_ids=["pytorch-ic-mobilenet-v2"])
+    assert not [k for k in Template.from_stack(frankfurt).to_json().get("Rules", {}) if "PrivateHubRegion" in k]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import jsii
-from aws_cdk import CfnTag, CustomResource, Duration, IStableStringProducer, Lazy, Names, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, IStableStringProducer, Lazy, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -64,10 +64,13 @@ class StudioUser:
 
 @dataclass(frozen=True)
 class SharedSpace:
-    """A shared JupyterLab space (every user of the domain can open it; it runs as the owner's persona role).
+    """A shared JupyterLab space: every user of the domain can open it, and its apps run as the domain's default
+    space role, which is the role of the domain's ``default_persona`` (SageMaker runs shared spaces as
+    ``DefaultSpaceSettings.ExecutionRole``, never as their owner's role).
 
     :param name: Space name (1-63 letters, digits or '-').
-    :param owner: Name of the owning user profile (a data scientist or ML engineer of the domain).
+    :param owner: Name of the owning user profile, a user of the ``default_persona`` (so the space can do no more
+        than its owner).
     """
 
     name: str
@@ -117,8 +120,9 @@ class StudioDomain(Construct):
       ``cleanup_on_delete=True`` they are deleted with the stack: a custom resource first deletes every app, space
       and user profile of the domain (also those users created), then deletes the domain with
       ``RetentionPolicy.HomeEfsFileSystem=Delete`` so SageMaker deletes the home EFS file system too (CloudFormation
-      alone would leave it and its storage bill behind). Security groups SageMaker created for that file system
-      are not deleted by this option.
+      alone would leave it and its storage bill behind), and SageMaker's two NFS security groups of that file
+      system are deleted last (left behind, they would block deleting the VPC). A ``Failed`` app is not deleted
+      (SageMaker refuses it and it blocks nothing).
 
     Example::
 
@@ -229,6 +233,13 @@ class StudioDomain(Construct):
                     f"shared_spaces[{space.name}].owner must be a data scientist or ML engineer (JupyterLab users), "
                     f"got {space.owner!r} ({personas[space.owner].value})"
                 )
+            # A shared space's apps run as the domain's default space role (DefaultSpaceSettings.ExecutionRole),
+            # the settings of shared spaces, not the owner's role: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DefaultSpaceSettings.html
+            if personas[space.owner] is not default_persona:
+                raise ValidationError(
+                    f"shared_spaces[{space.name}].owner must be a {default_persona.value} (default_persona: shared "
+                    f"spaces run as its role), got {space.owner!r} ({personas[space.owner].value})"
+                )
         require_unique("shared_spaces", [s.name for s in shared_spaces])
         canvas = canvas or CanvasOptions()
         workspace_prefix = canvas.workspace_prefix or f"{bucket_prefix}{Persona.BUSINESS_ANALYST.value}/canvas/"
@@ -241,6 +252,7 @@ class StudioDomain(Construct):
         super().__init__(scope, id)
 
         self.encryption_key = encryption_key
+        self.network = network
         self.allowed_instance_types = allowed
         self.idle_timeout_minutes = idle_timeout_minutes
         self.max_idle_timeout_minutes = max_idle_timeout_minutes
@@ -336,7 +348,9 @@ class StudioDomain(Construct):
                     studio_web_portal="ENABLED",
                     studio_web_portal_settings=sagemaker.CfnUserProfile.StudioWebPortalSettingsProperty(**self._portal_settings(persona)),
                 ),
-                tags=[CfnTag(key="sagemaker-tiers:persona", value=persona.value)],
+                # No persona tag: AWS::SageMaker::UserProfile's Tags are create-only, so a changed persona would
+                # replace the profile, which its fixed UserProfileName forbids (the stack update fails):
+                # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-userprofile.html
             )
             profile.apply_removal_policy(removal_policy)
             profile.node.add_dependency(self.roles[persona])
@@ -502,11 +516,29 @@ class StudioDomain(Construct):
                 resources=[f"arn:{stack.partition}:elasticfilesystem:{stack.region}:{stack.account}:file-system/{self.home_efs_file_system_id}"],
             )
         )
+        # SageMaker's NFS security groups of the home file system (named after the domain, created by SageMaker,
+        # so their IDs are unknown to the stack): only those of this VPC.
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["ec2:DescribeSecurityGroups"], resources=["*"]))
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:DeleteSecurityGroup"],
+                resources=[f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:security-group/*"],
+                conditions={"ArnEquals": {"ec2:Vpc": self.network.vpc.vpc_arn}},
+            )
+        )
         acknowledge(
             fn.role,  # type: ignore[arg-type]
             "AwsSolutions-IAM5",
-            "ListApps/ListSpaces/ListUserProfiles support no resource-level permission; the function filters by this "
-            "domain and only deletes inside it.",
+            "SageMaker creates the home file system's two NFS security groups (named after the domain) itself, so "
+            "their IDs are unknown to the stack; the ec2:Vpc condition limits revoking and deleting to this VPC, and "
+            "the function deletes only the two groups named after this domain.",
+            applies_to="Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:security-group/*",
+        )
+        acknowledge(
+            fn.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "ListApps/ListSpaces/ListUserProfiles and ec2:DescribeSecurityGroups support no resource-level "
+            "permission; the function filters by this domain and only deletes inside it.",
             applies_to="Resource::*",
         )
         nag_domain = _nag_attr(self._resource, "DomainId")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import CustomResource, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnRule, CfnRuleAssertion, CustomResource, Duration, Fn, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -22,6 +22,13 @@ MODEL_ID_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 HUB_NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 PUBLIC_HUB = "SageMakerPublicHub"
 MAX_MODELS = 100
+#: Regions where curated private hubs are generally available in Studio (il-central-1 offers them through the SDK
+#: only, so Studio users there would not see the hub):
+#: https://docs.aws.amazon.com/sagemaker/latest/dg/jumpstart-curated-hubs-admin-guide.html
+PRIVATE_HUB_REGIONS: tuple[str, ...] = (
+    "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-northeast-2",
+    "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+)
 
 
 class CuratedHub(Construct):
@@ -74,7 +81,30 @@ class CuratedHub(Construct):
             if hub_name == PUBLIC_HUB:
                 raise ValidationError(f"hub_name must not be SageMaker's public hub name, got {hub_name!r}")
         require_match("description", description, r"[^\x00-\x1f]{1,1023}", "1-1023 printable characters")
+        region = Stack.of(scope).region
+        if not Token.is_unresolved(region) and region not in PRIVATE_HUB_REGIONS:
+            raise ValidationError(
+                f"CuratedHub needs a region with private JumpStart hubs (PRIVATE_HUB_REGIONS: {', '.join(PRIVATE_HUB_REGIONS)}), "
+                f"got the stack's region {region!r}"
+            )
         super().__init__(scope, id)
+        if Token.is_unresolved(region):
+            # An environment-agnostic stack learns its region only at deployment: a template rule stops the
+            # deployment before anything is created, naming the region, instead of failing half-way at the hub.
+            CfnRule(
+                self,
+                "PrivateHubRegion",
+                assertions=[
+                    CfnRuleAssertion(
+                        assert_=Fn.condition_contains(list(PRIVATE_HUB_REGIONS), Aws.REGION),
+                        assert_description=(
+                            "This stack has a curated JumpStart hub, and private hubs exist only in "
+                            + ", ".join(PRIVATE_HUB_REGIONS)
+                            + ". Deploy to one of them, or configure no hub (sagemaker-tiers:studio_jumpstart_model_ids = [])."
+                        ),
+                    )
+                ],
+            )
 
         self.model_ids: tuple[str, ...] = tuple(model_ids)
         self.hub_name = hub_name or Names.unique_resource_name(self, max_length=63, separator="-")
@@ -141,23 +171,33 @@ class CuratedHub(Construct):
             f"arn:{stack.partition}:sagemaker:{stack.region}:aws:hub-content/{PUBLIC_HUB}/Model/{m}" for m in self.model_ids
         ]
 
-    def grant_use(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` browse this hub and use (deploy, fine-tune) its allowlisted models, nothing else.
+    def _public_hub_arn(self) -> str:
+        stack = Stack.of(self)
+        return f"arn:{stack.partition}:sagemaker:{stack.region}:aws:hub/{PUBLIC_HUB}"
 
-        Adds: ``ListHubs`` (no resource-level permission), ``DescribeHub`` / ``ListHubContents`` on this hub,
-        ``DescribeHubContent`` / ``ListHubContentVersions`` on this hub's references and on the public hub content
-        of exactly the allowlisted models, and read access to those models' artifacts in JumpStart's
-        regional S3 buckets.
+    def grant_use(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` browse this hub and read its allowlisted models, nothing else of JumpStart.
+
+        Adds: ``ListHubs`` (no resource-level permission); ``DescribeHub`` / ``ListHubContents`` on this hub and
+        on SageMaker's public hub (Studio and the SDK read the public hub a reference points to);
+        ``DescribeHubContent`` / ``ListHubContentVersions`` on both hubs (IAM's reference requires the hub resource
+        type next to the content), on this hub's references and on the public hub content of exactly the
+        allowlisted models, unversioned and versioned (``<model>/<version>``: SageMaker resolves a reference to a
+        versioned content ARN before it authorizes ``DescribeHubContent``); and read access to JumpStart's regional
+        artifact bucket. Fine-tuning then runs with the training permissions the grantee already has. Deploying
+        is not granted: no Studio persona may create endpoints.
         """
         stack = Stack.of(self)
+        hubs = [self._hub_arn(), self._public_hub_arn()]
+        models = self.public_model_arns()
         iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:ListHubs"], resource_arns=["*"])
         iam.Grant.add_to_principal(
-            grantee=grantee, actions=["sagemaker:DescribeHub", "sagemaker:ListHubContents"], resource_arns=[self._hub_arn()]
+            grantee=grantee, actions=["sagemaker:DescribeHub", "sagemaker:ListHubContents"], resource_arns=hubs
         )
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["sagemaker:DescribeHubContent", "sagemaker:ListHubContentVersions"],
-            resource_arns=[self._hub_arn(), self._reference_arns(), *self.public_model_arns()],
+            resource_arns=[*hubs, self._reference_arns(), *models, *[f"{m}/*" for m in models]],
         )
         # JumpStart's open models are files in AWS's public regional bucket, under paths that are not scoped by
         # model id (training scripts, prepacked inference artifacts): the grant is read-only on that bucket.
@@ -174,6 +214,14 @@ class CuratedHub(Construct):
                 "(DescribeHubContent/ListHubContentVersions).",
                 applies_to=f"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:hub-content/{self.hub_name}/ModelReference/*",
             )
+            for model_id in self.model_ids:
+                acknowledge(
+                    role,
+                    "AwsSolutions-IAM5",
+                    f"Versions of the allowlisted JumpStart model {model_id} are published by AWS; SageMaker resolves "
+                    "a reference to one of them before DescribeHubContent (read-only).",
+                    applies_to=f"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:aws:hub-content/{PUBLIC_HUB}/Model/{model_id}/*",
+                )
             acknowledge(
                 role,
                 "AwsSolutions-IAM5",

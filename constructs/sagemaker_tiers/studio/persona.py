@@ -28,20 +28,20 @@ from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import ValidationError, require_s3_prefix
 from sagemaker_tiers.foundation import MlBucket, SageMakerNetwork
 from sagemaker_tiers.registry import IModelPackageGroup
+from sagemaker_tiers.studio.service_model import (
+    APP_TYPES,
+    CLOUDFORMATION_LAGS_APP_TYPES,
+    CLOUDFORMATION_LAGS_ML_TOOLS,
+    ML_TOOLS,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from sagemaker_tiers.studio.hub import CuratedHub
 
-#: Every app type the Studio UI can show (CloudFormation's ``HiddenAppTypes`` values).
-ALL_APP_TYPES: tuple[str, ...] = (
-    "JupyterServer", "TensorBoard", "RStudioServerPro", "JupyterLab", "CodeEditor", "DetailedProfiler", "Canvas",
-)
-#: Every ML tool of the Studio navigation (CloudFormation's ``HiddenMlTools`` values).
-ALL_ML_TOOLS: tuple[str, ...] = (
-    "DataWrangler", "FeatureStore", "EmrClusters", "AutoMl", "Experiments", "Training", "ModelEvaluation",
-    "Pipelines", "Models", "JumpStart", "InferenceRecommender", "Endpoints", "Projects", "InferenceOptimization",
-    "HyperPodClusters", "Comet", "DeepchecksLLMEvaluation", "Fiddler", "LakeraGuard", "PerformanceEvaluation",
-)
+#: Every app type the Studio UI can show: SageMaker's ``AppType`` enum, less what CloudFormation cannot take yet.
+ALL_APP_TYPES: tuple[str, ...] = tuple(t for t in APP_TYPES if t not in CLOUDFORMATION_LAGS_APP_TYPES)
+#: Every ML tool of the Studio navigation: SageMaker's ``MlTools`` enum, less what CloudFormation cannot take yet.
+ALL_ML_TOOLS: tuple[str, ...] = tuple(t for t in ML_TOOLS if t not in CLOUDFORMATION_LAGS_ML_TOOLS)
 
 #: Job kinds and the ``sagemaker:Create*`` actions, job ARN resource types and whether IAM knows VPC keys for them.
 _JOBS: dict[str, tuple[tuple[str, ...], str, bool]] = {
@@ -206,6 +206,13 @@ class PersonaRole(Construct):
             "Resource",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Studio execution role of the {self.persona.value} persona",
+        )
+        # The domain records the user profile name as sts:SourceIdentity (ExecutionRoleIdentityConfig
+        # USER_PROFILE_NAME); SageMaker then assumes this role with a source identity, which its trust policy must
+        # allow, or job creation fails with AccessDenied/ValidationError:
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/monitor-user-access-how-to.html
+        self.role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+            iam.PolicyStatement(actions=["sts:SetSourceIdentity"], principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")])
         )
         self.grant_principal = self.role.grant_principal
         stack = Stack.of(self)
