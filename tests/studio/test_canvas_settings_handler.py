@@ -9,7 +9,7 @@ import studio_custom_resource as cr
 from tests.studio.conftest import DOMAIN_ID, cfn_event
 
 SETTINGS = {
-    "TimeSeriesForecastingSettings": {"Status": "ENABLED"},
+    "TimeSeriesForecastingSettings": {"Status": "ENABLED", "AmazonForecastRoleArn": "arn:aws:iam::123456789012:role/canvas-forecast"},
     "ModelRegisterSettings": {"Status": "ENABLED"},
     "WorkspaceSettings": {"S3ArtifactPath": "s3://ml-bucket/studio/business-analyst/canvas/", "S3KmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k"},
     "DirectDeploySettings": {"Status": "DISABLED"},
@@ -108,6 +108,7 @@ def test_failed_create_answers_failed_and_the_rollback_delete_touches_nothing(sa
         ({**SETTINGS, "KendraSettings": {"Status": "ON"}}, "KendraSettings.Status must be"),
         ({**SETTINGS, "WorkspaceSettings": {"S3ArtifactPath": "ml-bucket/x"}}, "S3ArtifactPath must be an s3:// URI"),
         ({"Bogus": {}}, "Settings keys must be among"),
+        ({**SETTINGS, "TimeSeriesForecastingSettings": {"Status": "ENABLED", "AmazonForecastRoleArn": "forecast"}}, "AmazonForecastRoleArn must be an IAM role ARN"),
     ],
 )
 def test_bad_settings_are_refused_before_any_call(sagemaker_stub, settings, message) -> None:

@@ -72,8 +72,16 @@ def synth() -> dict[str, Any]:
         cleanup_on_delete=True,
     )
     idle = CanvasIdleShutdown(stack, "CanvasIdle", domain=domain, encryption_key=key, idle_limit=Duration.minutes(150))
+    private = Stack(stack.node.scope, "StudioPrivateTest")
+    private_key = MlEncryptionKey(private, "Key")
+    private_network = SageMakerNetwork(private, "Network", encryption_key=private_key, egress="endpoints")
+    StudioDomain(
+        private, "Studio", network=private_network, encryption_key=private_key,
+        bucket=MlBucket(private, "Bucket", encryption_key=private_key), users=[StudioUser("bob", "business-analyst")],
+    )
+    endpoints = {k: v for k, v in Template.from_stack(private).to_json()["Resources"].items() if v["Type"] == "AWS::EC2::VPCEndpoint"}
     template = Template.from_stack(stack)
-    return {"stack": stack, "template": template, "json": template.to_json(), "domain": domain, "disposable": disposable, "idle": idle, "hub": hub}
+    return {"stack": stack, "template": template, "json": template.to_json(), "domain": domain, "disposable": disposable, "idle": idle, "hub": hub, "endpoints": endpoints}
 
 
 def _resources(synth: dict[str, Any], type_: str) -> dict[str, dict]:
@@ -216,8 +224,9 @@ def test_jobs_only_in_the_vpc_with_the_key_and_isolation(synth) -> None:
     (pass_role,) = _with_action(statements, "iam:PassRole")
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     assert "Fn::GetAtt" in pass_role["Resource"]  # its own role only
-    # Business analysts (Canvas) get no training jobs; ML engineers get models only inside the VPC.
-    assert not _with_action(_role_statements(synth, synth["domain"], Persona.BUSINESS_ANALYST), "sagemaker:CreateTrainingJob")
+    # Business analysts (Canvas) create only Canvas-named jobs; ML engineers get models only inside the VPC.
+    (canvas_training,) = _with_action(_role_statements(synth, synth["domain"], Persona.BUSINESS_ANALYST), "sagemaker:CreateTrainingJob")
+    assert all("canvas*" in json.dumps(r) or "Canvas*" in json.dumps(r) for r in canvas_training["Resource"])
     (model,) = _with_action(_role_statements(synth, synth["domain"], Persona.ML_ENGINEER), "sagemaker:CreateModel")
     assert "ForAllValues:StringEquals" in model["Condition"]
 
@@ -235,8 +244,10 @@ def test_personas_register_pending_approval_but_never_approve(synth) -> None:
     for persona in Persona:
         statements = _role_statements(synth, synth["domain"], persona)
         assert not _with_action(statements, "sagemaker:UpdateModelPackage"), persona
-        (register,) = _with_action(statements, "sagemaker:CreateModelPackage")
-        assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+        for register in _with_action(statements, "sagemaker:CreateModelPackage"):
+            (operator,) = register["Condition"]
+            assert operator in ("StringEquals", "StringEqualsIfExists")
+            assert register["Condition"][operator] == {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
 
 
 def test_persona_roles_reach_only_their_own_bucket_prefix(synth) -> None:
@@ -246,6 +257,64 @@ def test_persona_roles_reach_only_their_own_bucket_prefix(synth) -> None:
         assert f"/studio/{persona.value}/*" in json.dumps(put["Resource"])
         listing = _with_action(statements, "s3:ListBucket")
         assert listing[0]["Condition"]["StringLike"]["s3:prefix"] == [f"studio/{persona.value}/*"]
+
+
+def test_canvas_builds_predicts_and_deploys_only_canvas_named_resources_wherever_canvas_runs_them(synth) -> None:
+    # Canvas runs standard builds in the VPC only when it finds the VPC endpoints it needs, else in an AWS-managed
+    # network without VPC settings: https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-vpc.html. The analyst's
+    # Canvas statements therefore carry no VPC/KMS conditions (they would refuse those builds) but only Canvas names.
+    statements = _role_statements(synth, synth["domain"], Persona.BUSINESS_ANALYST)
+    for action in ("CreateAutoMLJob", "CreateAutoMLJobV2", "CreateProcessingJob", "CreateTransformJob", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"):
+        found = _with_action(statements, f"sagemaker:{action}")
+        assert found, action
+        for statement in found:
+            assert "Condition" not in statement, action
+            resources = json.dumps(statement["Resource"])
+            assert "canvas*" in resources and "Canvas*" in resources, action
+    (create_endpoint,) = _with_action(statements, "sagemaker:CreateEndpoint")
+    assert any(":endpoint-config/*canvas*" in json.dumps(r) for r in create_endpoint["Resource"])
+    assert _with_action(statements, "sagemaker:InvokeEndpoint")
+    (lookup,) = _with_action(statements, "ec2:DescribeVpcEndpointServices")
+    assert lookup["Resource"] == "*"
+
+
+def test_canvas_registers_into_its_group_pending_approval_even_without_a_status(synth) -> None:
+    statements = _role_statements(synth, synth["domain"], Persona.BUSINESS_ANALYST)
+    canvas = [s for s in _with_action(statements, "sagemaker:CreateModelPackage") if "StringEqualsIfExists" in s["Condition"]]
+    (register,) = canvas
+    assert ":model-package/churn/*" in json.dumps(register["Resource"]) and "ModelPackageGroupArn" in json.dumps(register["Resource"])
+    assert _with_action(statements, "sagemaker:ListModelPackageGroups")
+
+
+def test_canvas_forecasts_with_a_role_of_its_own(synth) -> None:
+    domain = synth["domain"]
+    stack = Stack.of(domain)
+    role_id = stack.get_logical_id(domain.canvas_forecast_role.node.default_child)
+    role = synth["json"]["Resources"][role_id]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "forecast.amazonaws.com"}
+    (resource,) = _resources(synth, "Custom::CanvasSettings").values()
+    assert resource["Properties"]["Settings"]["TimeSeriesForecastingSettings"] == {"Status": "ENABLED", "AmazonForecastRoleArn": {"Fn::GetAtt": [role_id, "Arn"]}}
+    forecast_statements = [
+        s for r in _resources(synth, "AWS::IAM::Policy").values() if {"Ref": role_id} in r["Properties"]["Roles"]
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (put,) = _with_action(forecast_statements, "s3:PutObject")
+    assert "studio/business-analyst/canvas/*" in json.dumps(put["Resource"])
+    (key,) = _with_action(forecast_statements, "kms:Decrypt")
+    assert key["Condition"]["StringEquals"]["kms:ViaService"]
+    analyst = _role_statements(synth, domain, Persona.BUSINESS_ANALYST)
+    passes = [s for s in _with_action(analyst, "iam:PassRole") if s["Condition"]["StringEquals"]["iam:PassedToService"] == "forecast.amazonaws.com"]
+    (pass_forecast,) = passes
+    assert pass_forecast["Resource"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert _with_action(analyst, "forecast:CreateDatasetImportJob")
+
+
+def test_canvas_adds_its_endpoints_to_a_network_without_internet(synth) -> None:
+    endpoints = synth["endpoints"]
+    services = json.dumps([r["Properties"]["ServiceName"] for r in endpoints.values()])
+    for service in ("ec2", "ssm", "forecast", "forecastquery", "sagemaker.api"):
+        assert f".{service}\"" in services, service
+    assert not [r for r in _resources(synth, "AWS::EC2::VPCEndpoint").values() if r["Properties"]["VpcEndpointType"] == "Interface"]
 
 
 def test_only_jumpstart_personas_can_use_the_curated_hub_models(synth) -> None:
@@ -265,7 +334,7 @@ def test_only_jumpstart_personas_can_use_the_curated_hub_models(synth) -> None:
     assert ":aws:hub/SageMakerPublicHub" in json.dumps(describe_hub["Resource"])
     for persona in (Persona.ML_ENGINEER, Persona.BUSINESS_ANALYST):
         assert not _with_action(_role_statements(synth, synth["domain"], persona), "sagemaker:DescribeHubContent")
-    for persona in Persona:  # grant_use promises no deployment
+    for persona in (Persona.DATA_SCIENTIST, Persona.ML_ENGINEER):  # grant_use promises no deployment
         assert not _with_action(_role_statements(synth, synth["domain"], persona), "sagemaker:CreateEndpoint")
 
 
@@ -297,7 +366,7 @@ def test_canvas_settings_are_applied_by_a_custom_resource(synth) -> None:
     props = resource["Properties"]
     assert props["UserProfileName"] == "bob"
     settings = props["Settings"]
-    assert settings["TimeSeriesForecastingSettings"] == {"Status": "ENABLED"}
+    assert settings["TimeSeriesForecastingSettings"]["Status"] == "ENABLED"  # with its Forecast role (test below)
     assert settings["ModelRegisterSettings"] == {"Status": "ENABLED"}  # no cross-account role
     assert settings["DirectDeploySettings"] == {"Status": "DISABLED"}
     assert settings["KendraSettings"] == {"Status": "DISABLED"}

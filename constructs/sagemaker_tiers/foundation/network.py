@@ -213,21 +213,35 @@ class SageMakerNetwork(Construct):
         return vpc
 
     def _add_interface_endpoints(self) -> None:
-        endpoint_sg = ec2.SecurityGroup(
+        self._endpoint_sg = ec2.SecurityGroup(
             self,
             "EndpointSecurityGroup",
             vpc=self.vpc,
             description="Interface endpoints: HTTPS from SageMaker workloads only",
             allow_all_outbound=False,
         )
-        endpoint_sg.add_ingress_rule(self.security_group, ec2.Port.tcp(443), "HTTPS from SageMaker workloads")
-        for name, service in SAGEMAKER_INTERFACE_ENDPOINTS.items():
+        self._endpoint_sg.add_ingress_rule(self.security_group, ec2.Port.tcp(443), "HTTPS from SageMaker workloads")
+        self.add_interface_endpoints(SAGEMAKER_INTERFACE_ENDPOINTS)
+
+    def add_interface_endpoints(self, services: dict[str, ec2.InterfaceVpcEndpointAwsService]) -> list[str]:
+        """Add interface endpoints (private DNS, HTTPS from the workload security group only) to a new VPC with
+        ``egress="endpoints"``; endpoints already there are kept. Returns the names added. Other networks (NAT
+        egress, or an existing VPC whose endpoints are its owner's) get nothing: they reach AWS without them.
+        """
+        if not hasattr(self, "_endpoint_sg"):
+            return []
+        added = []
+        for name, service in services.items():
+            if name in self.interface_endpoints:
+                continue
             self.interface_endpoints[name] = self.vpc.add_interface_endpoint(
                 name,
                 service=service,
                 private_dns_enabled=True,
-                security_groups=[endpoint_sg],
+                security_groups=[self._endpoint_sg],
                 open=False,
                 subnets=self.subnet_selection,
             )
+            added.append(name)
+        return added
 

@@ -11,6 +11,7 @@ from typing import Literal
 import jsii
 from aws_cdk import CustomResource, Duration, IStableStringProducer, Lazy, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
@@ -46,6 +47,21 @@ NAME_RULE = "1-63 letters, digits or '-', starting and ending with a letter or d
 MIN_IDLE_MINUTES = 60
 MAX_IDLE_MINUTES = 525_600
 LANDING_URI = "studio::"
+#: Interface endpoints a Canvas app needs in a VPC without internet access, beyond the network's own set (SageMaker
+#: API/runtime/notebook, STS, ECR, CloudWatch, Logs, S3 gateway): EC2, which Canvas calls to find the VPC endpoints
+#: (DescribeVpcEndpointServices), and Systems Manager, both listed by
+#: https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-vpc.html. The data-source endpoints that page lists
+#: (Athena, Redshift Data, Secrets Manager, Glue) and those of ready-to-use models are not added: the business
+#: analyst's role grants none of those features.
+CANVAS_INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
+    "Ec2": ec2.InterfaceVpcEndpointAwsService.EC2,
+    "Ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
+}
+#: ... and with time-series forecasting, Amazon Forecast and its query API (same page).
+CANVAS_FORECAST_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
+    "Forecast": ec2.InterfaceVpcEndpointAwsService.FORECAST,
+    "ForecastQuery": ec2.InterfaceVpcEndpointAwsService.FORECAST_QUERY,
+}
 
 
 @dataclass(frozen=True)
@@ -404,7 +420,7 @@ class StudioDomain(Construct):
                 **self._role_args,  # type: ignore[arg-type]
             )
             if persona is Persona.BUSINESS_ANALYST and self._canvas_group is not None:
-                self._canvas_group.grant_register(self.roles[persona].role)
+                self.roles[persona].grant_canvas_register(self._canvas_group)
         return self.roles[persona]
 
     def _portal_settings(self, persona: Persona) -> dict:
@@ -416,8 +432,37 @@ class StudioDomain(Construct):
         }
 
     def _canvas(self, analysts: list[StudioUser], options: CanvasOptions, bucket: MlBucket, prefix: str) -> None:
+        # Canvas's endpoints, in a VPC without internet access (egress="endpoints"): the Canvas app reaches AWS only
+        # through them (https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-vpc.html). The network's own set
+        # already covers SageMaker API/runtime/notebook, STS, ECR, CloudWatch and Logs; S3 is a gateway endpoint.
+        canvas_endpoints = dict(CANVAS_INTERFACE_ENDPOINTS)
+        if options.time_series_forecasting:
+            canvas_endpoints.update(CANVAS_FORECAST_ENDPOINTS)
+        self.network.add_interface_endpoints(canvas_endpoints)
+        forecast: dict = {"Status": "ENABLED" if options.time_series_forecasting else "DISABLED"}
+        self.canvas_forecast_role: iam.Role | None = None
+        if options.time_series_forecasting:
+            # Without AmazonForecastRoleArn Canvas passes the execution role to Amazon Forecast, which would then
+            # have to trust forecast.amazonaws.com: a role of its own instead, reading and writing only the Canvas
+            # workspace prefix (and the key only through S3):
+            # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TimeSeriesForecastingSettings.html
+            self.canvas_forecast_role = iam.Role(
+                self,
+                "CanvasForecastRole",
+                assumed_by=iam.ServicePrincipal("forecast.amazonaws.com"),
+                description="Amazon Forecast's role for Canvas time-series builds: the Canvas workspace prefix only",
+            )
+            bucket.grant_read_write_prefix(self.canvas_forecast_role, prefix)
+            acknowledge(
+                self.canvas_forecast_role,
+                "AwsSolutions-IAM5",
+                f"Amazon Forecast reads Canvas's time-series data and writes its results under the Canvas workspace "
+                f"prefix {prefix} only; object names below it are Canvas's.",
+            )
+            forecast["AmazonForecastRoleArn"] = self.canvas_forecast_role.role_arn
+            self.roles[Persona.BUSINESS_ANALYST].grant_canvas_forecast(self.canvas_forecast_role)
         settings: dict = {
-            "TimeSeriesForecastingSettings": {"Status": "ENABLED" if options.time_series_forecasting else "DISABLED"},
+            "TimeSeriesForecastingSettings": forecast,
             "ModelRegisterSettings": {"Status": "ENABLED" if options.model_package_group is not None else "DISABLED"},
             "WorkspaceSettings": {"S3ArtifactPath": bucket.s3_uri(prefix), "S3KmsKeyId": self.encryption_key.key_arn},
             "DirectDeploySettings": {"Status": "ENABLED" if options.direct_deploy else "DISABLED"},
@@ -446,11 +491,13 @@ class StudioDomain(Construct):
                 resources=[f"{base}:user-profile/{self.domain_id}/{u.name}" for u in analysts],
             )
         )
-        if options.bedrock_role is not None:
+        passed = [r.role_arn for r in (options.bedrock_role, self.canvas_forecast_role) if r is not None]
+        if passed:
+            # Settings naming a role are a PassRole to SageMaker (UpdateUserProfile).
             fn.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["iam:PassRole"],
-                    resources=[options.bedrock_role.role_arn],
+                    resources=passed,
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                 )
             )

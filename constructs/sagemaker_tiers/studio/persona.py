@@ -8,7 +8,16 @@ tools it cannot use are hidden, the others are backed by the statements below.
 | --- | --- | --- | --- |
 | data scientist | JupyterLab, Code Editor | training, processing, tuning, AutoML | register (pending approval) |
 | ML engineer | JupyterLab, Code Editor | training, processing, tuning, models + batch transform | register, read |
-| business analyst | Canvas | AutoML (Canvas builds), models + batch transform (Canvas predictions) | register the Canvas group |
+| business analyst | Canvas | Canvas-named AutoML, processing, training, transform jobs, models, endpoints (see below) | register the Canvas group |
+
+Canvas decides itself where its builds run: in the domain's VPC only when the execution role may call
+``ec2:DescribeVpcEndpointServices`` and Canvas finds the VPC endpoints it needs, otherwise in an AWS-managed network
+without VPC settings (https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-vpc.html); and it sets no KMS key or
+network isolation of ours on what it creates. So the business analyst's role does **not** require VPC, KMS or
+isolation conditions on its jobs: it may create exactly what Canvas creates, named as Canvas names it (``*canvas*`` /
+``*Canvas*``, the scope of AWS's own ``AmazonSageMakerCanvasFullAccess``:
+https://docs.aws.amazon.com/sagemaker/latest/dg/security-iam-awsmanpol-canvas.html). What it trains and predicts on is
+still only its own prefix of the ML bucket, and it can still register only pending approval.
 """
 
 from __future__ import annotations
@@ -67,6 +76,21 @@ _JOB_LIST: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Forecast actions Canvas's time-series builds use, by the Forecast resource type IAM authorizes each on
+#: (AWS's Canvas policy, checked against the Service Authorization Reference).
+_FORECAST_ACTIONS: dict[str, tuple[str, ...]] = {
+    "dataset": ("CreateDataset", "DescribeDataset", "TagResource"),
+    "dataset-group": ("CreateDatasetGroup", "CreatePredictor", "TagResource"),
+    "dataset-import-job": ("CreateDatasetImportJob", "DescribeDatasetImportJob", "TagResource"),
+    "predictor": ("CreateForecast", "CreatePredictorBacktestExportJob", "DescribeAutoPredictor", "DescribePredictor", "GetAccuracyMetrics", "TagResource"),
+    "forecast": ("CreateExplainability", "CreateForecastExportJob", "DescribeForecast", "QueryForecast", "TagResource"),
+    "explainability": ("CreateExplainabilityExport", "DescribeExplainability", "TagResource"),
+    "explainability-export": ("DescribeExplainabilityExport", "TagResource"),
+    "forecast-export-job": ("DescribeForecastExportJob", "TagResource"),
+    "predictor-backtest-export-job": ("DescribePredictorBacktestExportJob", "TagResource"),
+}
+
+
 class Persona(str, Enum):
     """Who a Studio user is; decides the execution role and what Studio shows."""
 
@@ -99,6 +123,7 @@ class PersonaSettings:
     :param models: Whether the role may create SageMaker models (batch transform needs them).
     :param spaces: Whether the persona creates its own JupyterLab / Code Editor spaces.
     :param read_registry: Whether the role may also describe registered versions (not only register).
+    :param canvas: Whether the persona works in Canvas (Canvas-named jobs, models and endpoints; see the module).
     """
 
     app_types: tuple[str, ...]
@@ -107,6 +132,7 @@ class PersonaSettings:
     models: bool
     spaces: bool
     read_registry: bool
+    canvas: bool = False
 
     @property
     def hidden_app_types(self) -> list[str]:
@@ -137,10 +163,11 @@ PERSONA_SETTINGS: dict[Persona, PersonaSettings] = {
     Persona.BUSINESS_ANALYST: PersonaSettings(
         app_types=("Canvas",),
         visible_ml_tools=(),
-        jobs=("automl", "transform"),
-        models=True,
+        jobs=(),
+        models=False,
         spaces=False,
         read_registry=False,
+        canvas=True,
     ),
 }
 
@@ -226,6 +253,8 @@ class PersonaRole(Construct):
         bucket.grant_read_write_prefix(self.role, self.prefix)
         self._key(encryption_key)
         self._jobs(settings, network, encryption_key, require_network_isolation)
+        if settings.canvas:
+            self._canvas()
         self._support(network)
         for group in model_package_groups:
             group.grant_register(self.role)
@@ -367,6 +396,103 @@ class PersonaRole(Construct):
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                 )
             )
+
+    def _canvas(self) -> None:
+        """What Canvas creates as this role to build, predict and deploy in-app: Canvas-named resources only."""
+        creates = {
+            "automl-job": ("CreateAutoMLJob", "CreateAutoMLJobV2", "DescribeAutoMLJob", "DescribeAutoMLJobV2", "StopAutoMLJob"),
+            "processing-job": ("CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob"),
+            "training-job": ("CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob"),
+            "transform-job": ("CreateTransformJob", "DescribeTransformJob", "StopTransformJob"),
+            "model": ("CreateModel", "DescribeModel", "DeleteModel"),
+            "endpoint-config": ("CreateEndpointConfig", "DescribeEndpointConfig", "DeleteEndpointConfig"),
+        }
+        tagging: list[str] = []
+        tagged: list[str] = []
+        for resource_type, actions in creates.items():
+            arns = self._canvas_arns(resource_type)
+            self._add(actions, arns)
+            tagged += arns
+            tagging += [a for a in actions if a.startswith("Create")]
+        # CreateEndpoint is authorized on the endpoint and on its configuration (IAM lists both resource types).
+        endpoint_arns = self._canvas_arns("endpoint")
+        self._add(["CreateEndpoint"], [*endpoint_arns, *self._canvas_arns("endpoint-config")])
+        self._add(["DescribeEndpoint", "DeleteEndpoint", "InvokeEndpoint"], endpoint_arns)
+        tagged += endpoint_arns
+        tagging.append("CreateEndpoint")
+        self._add(["ListCandidatesForAutoMLJob"], ["*"])
+        self._add(["AddTags"], tagged, {"StringEquals": {"sagemaker:TaggingAction": tagging}})
+        self._add(["ListAutoMLJobs", "ListProcessingJobs", "ListTrainingJobs", "ListTransformJobs", "ListModels", "ListEndpoints", "ListEndpointConfigs"], ["*"])
+        for resource_type in (*creates, "endpoint"):
+            for spelling in ("canvas", "Canvas"):
+                self._ack(
+                    f"Resource::{self._nag_base}:{resource_type}/*{spelling}*",
+                    f"Canvas names the {resource_type}s it creates for builds and predictions '*canvas*'; the role may "
+                    "create and manage only those (the scope of AWS's AmazonSageMakerCanvasFullAccess).",
+                )
+        # Canvas runs standard builds in the VPC only when it finds the VPC endpoints it needs, for which it calls
+        # DescribeVpcEndpointServices: https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-vpc.html
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["ec2:DescribeVpcEndpointServices", "ec2:DescribeVpcEndpoints"], resources=["*"])
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+
+    def _canvas_arns(self, resource_type: str) -> list[str]:
+        return [f"{self._arn_base}:{resource_type}/*canvas*", f"{self._arn_base}:{resource_type}/*Canvas*"]
+
+    def grant_canvas_register(self, group: IModelPackageGroup) -> None:
+        """Let Canvas's "Add to Model Registry" add versions to ``group``, pending approval only.
+
+        Canvas offers a new group named after the Canvas model or an existing group
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-register-model.html); ``ModelRegisterSettings`` cannot
+        name one, so users pick ``group`` there and IAM refuses any other. Canvas may omit ``ModelApprovalStatus``,
+        which then defaults to ``PendingManualApproval``
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html), hence
+        ``StringEqualsIfExists``: a version can never be registered as approved.
+        """
+        self._add(["ListModelPackageGroups", "ListModelPackages"], ["*"])
+        self._add(["DescribeModelPackageGroup"], [group.model_package_group_arn])
+        self._add(
+            ["CreateModelPackage"],
+            [group.model_package_group_arn, group.model_package_arn_pattern],  # type: ignore[attr-defined]
+            {"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
+        )
+        group._acknowledge_versions(self.role)  # type: ignore[attr-defined]
+
+    def grant_canvas_forecast(self, forecast_role: iam.IRole) -> None:
+        """Let Canvas run time-series forecasts with Amazon Forecast, passing ``forecast_role`` to it.
+
+        Canvas calls Forecast as this role on Canvas-named Forecast resources and passes the forecast role
+        (``TimeSeriesForecastingSettings.AmazonForecastRoleArn``) to Forecast, as AWS's Canvas policy does:
+        https://docs.aws.amazon.com/sagemaker/latest/dg/security-iam-awsmanpol-canvas.html
+        """
+        stack = Stack.of(self)
+        base = f"arn:{stack.partition}:forecast:{stack.region}:{stack.account}"
+        for resource_type, actions in _FORECAST_ACTIONS.items():
+            arns = [f"{base}:{resource_type}/*Canvas*", f"{base}:{resource_type}/*canvas*"]
+            self.role.add_to_principal_policy(iam.PolicyStatement(actions=[f"forecast:{a}" for a in actions], resources=arns))
+            for spelling in ("Canvas", "canvas"):
+                acknowledge(
+                    self.role,
+                    "AwsSolutions-IAM5",
+                    f"Canvas names the Forecast {resource_type}s of its time-series builds '*Canvas*'; only those.",
+                    applies_to=f"Resource::arn:<AWS::Partition>:forecast:<AWS::Region>:<AWS::AccountId>:{resource_type}/*{spelling}*",
+                )
+        # IAM's reference lists no resource type for CreateAutoPredictor: it takes Resource "*".
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=["forecast:CreateAutoPredictor"], resources=["*"]))
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[forecast_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "forecast.amazonaws.com"}},
+            )
+        )
 
     def _support(self, network: SageMakerNetwork) -> None:
         """What jobs running as this role need: ENIs in the VPC, and images from ECR."""

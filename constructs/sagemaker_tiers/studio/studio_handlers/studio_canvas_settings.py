@@ -73,6 +73,9 @@ def parse(props: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
             raise cr.BadRequest(f"Settings.WorkspaceSettings.S3ArtifactPath must be an s3:// URI, got {path!r}")
         if not workspace.get("S3KmsKeyId"):
             raise cr.BadRequest("Settings.WorkspaceSettings.S3KmsKeyId must name the KMS key of the artifacts, got none")
+    forecast_role = settings.get("TimeSeriesForecastingSettings", {}).get("AmazonForecastRoleArn")
+    if forecast_role is not None and not re.fullmatch(ROLE_ARN, str(forecast_role)):
+        raise cr.BadRequest(f"Settings.TimeSeriesForecastingSettings.AmazonForecastRoleArn must be an IAM role ARN, got {forecast_role!r}")
     generative = settings.get("GenerativeAiSettings")
     if generative is not None and not re.fullmatch(ROLE_ARN, str(generative.get("AmazonBedrockRoleArn", ""))):
         raise cr.BadRequest(f"Settings.GenerativeAiSettings.AmazonBedrockRoleArn must be an IAM role ARN, got {generative!r}")
