@@ -69,13 +69,13 @@ def _config(**context: object) -> StudioConfig:
 
 def test_config_reads_cli_strings() -> None:
     config = _config(
-        studio_user_profiles="ann=ml-engineer,bo=business-analyst",
+        studio_user_profiles="ann=data-scientist,bo=business-analyst",
         studio_allowed_instance_types="ml.t3.medium,ml.g5.xlarge",
         studio_idle_timeout_minutes="120",
         studio_cleanup_on_delete="true",
         studio_shared_spaces="team=ann",
     )
-    assert [(u.name, u.persona.value) for u in config.users()] == [("ann", "ml-engineer"), ("bo", "business-analyst")]
+    assert [(u.name, u.persona.value) for u in config.users()] == [("ann", "data-scientist"), ("bo", "business-analyst")]
     assert config.studio_idle_timeout_minutes == 120 and config.studio_cleanup_on_delete is True
     assert [(s.name, s.owner) for s in config.spaces()] == [("team", "ann")]
 
@@ -91,6 +91,7 @@ def test_config_reads_cli_strings() -> None:
         ({"studio_user_profiles": ["ann"]}, r"entries must look like 'name=persona'"),
         ({"studio_jumpstart_model_ids": ["a b"]}, r"sagemaker-tiers:studio_jumpstart_model_ids must be"),
         ({"studio_shared_spaces": ["team=nobody"]}, r"sagemaker-tiers:studio_shared_spaces owner must be one of the user profiles"),
+        ({"studio_shared_spaces": ["team=example-ml-engineer"]}, r"sagemaker-tiers:studio_shared_spaces owner must be a data-scientist profile .*got 'team=example-ml-engineer'"),
         ({"studio_canvas_idle_hours": 0}, r"sagemaker-tiers:studio_canvas_idle_hours must be a whole number between 1 and 168"),
     ],
 )

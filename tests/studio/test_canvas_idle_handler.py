@@ -80,25 +80,39 @@ def test_an_app_exactly_at_the_limit_is_kept(sagemaker_stub, cloudwatch) -> None
     assert idle.shutdown_idle_apps(client, cloudwatch, DOMAIN_ID, LIMIT, NOW)[0]["Action"] == "kept"
 
 
-def test_without_a_metric_the_later_timestamp_decides(sagemaker_stub, cloudwatch) -> None:
+def _unmeasured_published(cloudwatch) -> list[float]:  # type: ignore[no-untyped-def]
+    result = cloudwatch.get_metric_statistics(
+        Namespace=idle.OWN_NAMESPACE, MetricName=idle.UNMEASURED_METRIC, Dimensions=[{"Name": "DomainId", "Value": DOMAIN_ID}],
+        StartTime=NOW - dt.timedelta(minutes=5), EndTime=NOW + dt.timedelta(minutes=5), Period=60, Statistics=["Maximum"],
+    )
+    return [p["Maximum"] for p in result["Datapoints"]]
+
+
+def test_without_a_metric_an_app_is_deleted_once_older_than_the_unmeasured_limit_and_counted(sagemaker_stub, cloudwatch) -> None:
+    # LastUserActivityTimestamp is refreshed by SageMaker's health checks, so it can never show an app idle: the
+    # old fallback never deleted. An app without Canvas's metric is bounded by its age instead, and counted.
     client, stubber = sagemaker_stub
+    unmeasured_limit = 8 * 3600
     stubber.add_response(
         "list_apps",
-        {"Apps": [_app("new", created=NOW - dt.timedelta(seconds=LIMIT - 1)), _app("old", created=NOW - dt.timedelta(days=1))]},
+        {"Apps": [_app("young", created=NOW - dt.timedelta(seconds=unmeasured_limit - 1)), _app("old", created=NOW - dt.timedelta(seconds=unmeasured_limit + 1))]},
         {"DomainIdEquals": DOMAIN_ID, "MaxResults": 100},
     )
-    stubber.add_response("describe_app", {"CreationTime": NOW - dt.timedelta(seconds=LIMIT - 1)}, _key("new"))
-    stubber.add_response(
-        "describe_app",
-        {"CreationTime": NOW - dt.timedelta(days=1), "LastUserActivityTimestamp": NOW - dt.timedelta(seconds=LIMIT + 1)},
-        _key("old"),
-    )
     stubber.add_response("delete_app", {}, _key("old"))
-    decisions = idle.shutdown_idle_apps(client, cloudwatch, DOMAIN_ID, LIMIT, NOW)
+    decisions = idle.shutdown_idle_apps(client, cloudwatch, DOMAIN_ID, LIMIT, NOW, unmeasured_limit_seconds=unmeasured_limit)
     assert [(d["UserProfileName"], d["Action"], d["Source"]) for d in decisions] == [
-        ("new", "kept", "timestamps"),
-        ("old", "deleted", "timestamps"),
+        ("young", "kept", "unmeasured"),
+        ("old", "deleted", "unmeasured"),
     ]
+    assert _unmeasured_published(cloudwatch) == [2.0]
+
+
+def test_a_run_with_every_app_measured_publishes_zero(sagemaker_stub, cloudwatch) -> None:
+    client, stubber = sagemaker_stub
+    _publish(cloudwatch, "busy", 60)
+    stubber.add_response("list_apps", {"Apps": [_app("busy")]}, {"DomainIdEquals": DOMAIN_ID, "MaxResults": 100})
+    idle.shutdown_idle_apps(client, cloudwatch, DOMAIN_ID, LIMIT, NOW)
+    assert _unmeasured_published(cloudwatch) == [0.0]
 
 
 def test_a_failed_delete_fails_the_run_after_handling_the_other_apps(sagemaker_stub, cloudwatch) -> None:

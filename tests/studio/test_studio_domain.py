@@ -234,10 +234,36 @@ def test_jobs_only_in_the_vpc_with_the_key_and_isolation(synth) -> None:
 def test_apps_and_spaces_only_on_allowlisted_instance_types(synth) -> None:
     statements = _role_statements(synth, synth["domain"], Persona.ML_ENGINEER)
     for action in ("sagemaker:CreateApp", "sagemaker:CreateSpace", "sagemaker:UpdateSpace"):
-        (statement,) = _with_action(statements, action)
-        assert statement["Condition"]["ForAllValues:StringEquals"]["sagemaker:InstanceTypes"] == [*ALLOWED, "system"]
+        found = _with_action(statements, action)
+        assert found, action
+        for statement in found:
+            assert statement["Condition"]["ForAllValues:StringEquals"]["sagemaker:InstanceTypes"] == [*ALLOWED, "system"]
     (create_app,) = _with_action(_role_statements(synth, synth["domain"], Persona.BUSINESS_ANALYST), "sagemaker:CreateApp")
     assert all("/Canvas/" in json.dumps(r) or "/canvas/" in json.dumps(r) for r in create_app["Resource"])
+
+
+def test_users_change_only_their_own_private_spaces_and_apps(synth) -> None:
+    # AWS's pattern: https://docs.aws.amazon.com/sagemaker/latest/dg/studio-updated-jl-admin-guide-permissions.html
+    statements = _role_statements(synth, synth["domain"], Persona.DATA_SCIENTIST)
+
+    def owner(statement: dict) -> str:
+        return json.dumps(statement["Condition"]["ArnLike"]["sagemaker:OwnerUserProfileArn"])
+
+    for action in ("sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace"):
+        (statement,) = _with_action(statements, action)
+        assert "${sagemaker:UserProfileName}" in owner(statement), action
+        assert statement["Condition"]["StringEquals"] == {"sagemaker:SpaceSharingType": ["Private", "Shared"]}
+    for action in ("sagemaker:CreateApp", "sagemaker:DeleteApp"):
+        by_sharing = {tuple(s["Condition"]["StringEquals"]["sagemaker:SpaceSharingType"]): s for s in _with_action(statements, action)}
+        assert set(by_sharing) == {("Private",), ("Shared",)}, action
+        assert "${sagemaker:UserProfileName}" in owner(by_sharing[("Private",)])
+        assert "ArnLike" not in by_sharing[("Shared",)]["Condition"]
+    (describe,) = _with_action(statements, "sagemaker:DescribeSpace")
+    assert "Condition" not in describe
+    analyst = _role_statements(synth, synth["domain"], Persona.BUSINESS_ANALYST)
+    for action in ("sagemaker:CreateApp", "sagemaker:DeleteApp"):
+        (canvas_app,) = _with_action(analyst, action)
+        assert canvas_app["Condition"]["Null"] == {"sagemaker:OwnerUserProfileArn": "true", "sagemaker:SpaceSharingType": "true"}
 
 
 def test_personas_register_pending_approval_but_never_approve(synth) -> None:
@@ -389,6 +415,23 @@ def test_idle_canvas_apps_are_checked_on_a_schedule(synth) -> None:
         "AWS::Lambda::Function",
         {"Handler": "studio_canvas_idle.handler", "ReservedConcurrentExecutions": 1, "Environment": {"Variables": Match.object_like({"IDLE_LIMIT_SECONDS": "9000"})}},
     )
+
+
+def test_canvas_apps_without_the_idle_metric_are_bounded_and_alarmed(synth) -> None:
+    template: Template = synth["template"]
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "studio_canvas_idle.handler", "Environment": {"Variables": Match.object_like({"UNMEASURED_LIMIT_SECONDS": str(8 * 3600)})}},
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"Namespace": "sagemaker-tiers/Studio", "MetricName": "CanvasAppsWithoutIdleMetric", "Threshold": 1, "TreatMissingData": "notBreaching"},
+    )
+    (put,) = [
+        s for r in _resources(synth, "AWS::IAM::Policy").values() for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if "cloudwatch:PutMetricData" in _actions(s)
+    ]
+    assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": "sagemaker-tiers/Studio"}}
 
 
 def test_retained_by_default_and_cleanup_is_opt_in(synth) -> None:

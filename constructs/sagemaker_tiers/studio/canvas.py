@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -25,9 +26,12 @@ class CanvasIdleShutdown(Construct):
     per user profile, the newest ``TimeSinceLastActive`` datapoint Canvas publishes to CloudWatch
     (``/aws/sagemaker/Canvas/AppActivity``, dimensions ``DomainId`` and ``UserProfileName``). An app idle for more
     than ``idle_limit`` is deleted with ``DeleteApp``; datasets and models stay in S3 and the user relaunches
-    Canvas in about a minute. Without a datapoint the idle time is the time since the later of the app's creation
-    and ``DescribeApp``'s ``LastUserActivityTimestamp`` (which SageMaker's health checks also refresh, so the
-    fallback never deletes an app in use). An app can therefore run up to ``idle_limit + check_every`` idle.
+    Canvas in about a minute. An app can therefore run up to ``idle_limit + check_every`` idle.
+
+    Without a datapoint the app's idleness is unknown (``DescribeApp``'s ``LastUserActivityTimestamp`` is refreshed
+    by SageMaker's health checks too, so it cannot show idleness): such an app is deleted once it has run longer than
+    ``unmeasured_limit``, each check publishes how many apps were unmeasured
+    (``sagemaker-tiers/Studio`` ``CanvasAppsWithoutIdleMetric``), and :attr:`unmeasured_alarm` fires when any was.
 
     Example::
 
@@ -37,6 +41,8 @@ class CanvasIdleShutdown(Construct):
     :param encryption_key: KMS key of the function's logs, environment and failure queue.
     :param idle_limit: Idle time after which an app is deleted, 15 minutes to 7 days. Default: 2 hours.
     :param check_every: Schedule of the check, 5 to 60 minutes. Default: 15 minutes.
+    :param unmeasured_limit: How long an app without Canvas's idle metric may run before it is deleted, from
+        ``idle_limit`` to 7 days. Default: 8 hours (a working day).
     :param failure_queue: Queue for invocations that failed every retry. Default: the domain's, or a new one.
     :param alarm_topic: Topic the function's alarms notify. Default: none.
     """
@@ -50,6 +56,7 @@ class CanvasIdleShutdown(Construct):
         encryption_key: kms.IKey,
         idle_limit: Duration | None = None,
         check_every: Duration | None = None,
+        unmeasured_limit: Duration | None = None,
         failure_queue: sqs.IQueue | None = None,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
@@ -58,8 +65,12 @@ class CanvasIdleShutdown(Construct):
         require_duration("idle_limit", idle_limit, minimum=Duration.minutes(15), maximum=Duration.days(7))
         require_duration("check_every", check_every, minimum=Duration.minutes(5), maximum=Duration.minutes(60))
         require_customer_managed_key("encryption_key", encryption_key)
+        unmeasured_limit = unmeasured_limit or Duration.hours(max(8, int(idle_limit.to_hours(integral=False)) + 1))
+        require_duration("unmeasured_limit", unmeasured_limit, minimum=idle_limit, maximum=Duration.days(7))
         super().__init__(scope, id)
+        self._domain = domain
         self.idle_limit = idle_limit
+        self.unmeasured_limit = unmeasured_limit
         self.failure_queue = (
             failure_queue
             or domain.failed_invocations_queue
@@ -78,6 +89,7 @@ class CanvasIdleShutdown(Construct):
                 "DOMAIN_ID": domain.domain_id,
                 "IDLE_LIMIT_SECONDS": str(int(idle_limit.to_seconds())),
                 "METRIC_LOOKBACK_SECONDS": "3600",
+                "UNMEASURED_LIMIT_SECONDS": str(int(unmeasured_limit.to_seconds())),
             },
             # One check at a time: two overlapping checks would delete the same app twice.
             reserved_concurrent_executions=1,
@@ -91,12 +103,33 @@ class CanvasIdleShutdown(Construct):
                 resources=[f"{base}:app/{domain.domain_id}/*/Canvas/*", f"{base}:app/{domain.domain_id}/*/canvas/*"],
             )
         )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "sagemaker-tiers/Studio"}},
+            )
+        )
+        self.unmeasured_alarm = cw.Alarm(
+            self,
+            "UnmeasuredApps",
+            alarm_description="Canvas apps ran without Canvas's TimeSinceLastActive metric: their idleness is unknown "
+            "and they are deleted only after the unmeasured limit",
+            metric=self.metric_unmeasured_apps(domain),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        if alarm_topic is not None:
+            self.unmeasured_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
         role = self.function.role
         acknowledge(
             role,  # type: ignore[arg-type]
             "AwsSolutions-IAM5",
-            "sagemaker:ListApps and cloudwatch:GetMetricData support no resource-level permission (IAM requires "
-            "Resource '*'); both are read-only and the function filters by this domain.",
+            "sagemaker:ListApps, cloudwatch:GetMetricData and cloudwatch:PutMetricData support no resource-level "
+            "permission (IAM requires Resource '*'); PutMetricData is limited to the sagemaker-tiers/Studio "
+            "namespace, the rest is read-only and the function filters by this domain.",
             applies_to="Resource::*",
         )
         nag_domain = _nag_attr(domain.node.default_child, "DomainId")  # type: ignore[arg-type]
@@ -121,6 +154,15 @@ class CanvasIdleShutdown(Construct):
                     max_event_age=Duration.hours(1),
                 )
             ],
+        )
+
+    def metric_unmeasured_apps(self, domain: StudioDomain | None = None, **props) -> cw.Metric:
+        """Running Canvas apps without Canvas's idle metric at the last check (their idleness is unknown)."""
+        return cw.Metric(
+            namespace="sagemaker-tiers/Studio",
+            metric_name="CanvasAppsWithoutIdleMetric",
+            dimensions_map={"DomainId": (domain or self._domain).domain_id},
+            **{"period": Duration.minutes(60), "statistic": "Maximum", **props},
         )
 
     def metric_errors(self, **props) -> cw.Metric:

@@ -446,21 +446,8 @@ class StudioDomain(Construct):
             # have to trust forecast.amazonaws.com: a role of its own instead, reading and writing only the Canvas
             # workspace prefix (and the key only through S3):
             # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TimeSeriesForecastingSettings.html
-            self.canvas_forecast_role = iam.Role(
-                self,
-                "CanvasForecastRole",
-                assumed_by=iam.ServicePrincipal("forecast.amazonaws.com"),
-                description="Amazon Forecast's role for Canvas time-series builds: the Canvas workspace prefix only",
-            )
-            bucket.grant_read_write_prefix(self.canvas_forecast_role, prefix)
-            acknowledge(
-                self.canvas_forecast_role,
-                "AwsSolutions-IAM5",
-                f"Amazon Forecast reads Canvas's time-series data and writes its results under the Canvas workspace "
-                f"prefix {prefix} only; object names below it are Canvas's.",
-            )
+            self.canvas_forecast_role = self.roles[Persona.BUSINESS_ANALYST].add_canvas_forecast_role(bucket, prefix)
             forecast["AmazonForecastRoleArn"] = self.canvas_forecast_role.role_arn
-            self.roles[Persona.BUSINESS_ANALYST].grant_canvas_forecast(self.canvas_forecast_role)
         settings: dict = {
             "TimeSeriesForecastingSettings": forecast,
             "ModelRegisterSettings": {"Status": "ENABLED" if options.model_package_group is not None else "DISABLED"},

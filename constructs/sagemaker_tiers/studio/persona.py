@@ -293,15 +293,32 @@ class PersonaRole(Construct):
                     "domain and the persona's app type, and CreateApp is limited to allowlisted instance types.",
                 )
         instance_condition = {"ForAllValues:StringEquals": {"sagemaker:InstanceTypes": [*instance_types, "system"]}}
-        self._add(["CreateApp"], app_arns, instance_condition)
-        self._add(["DeleteApp", "DescribeApp"], app_arns)
+        # Only the signed-in user's own private spaces and their apps, or shared spaces: AWS's pattern with
+        # sagemaker:OwnerUserProfileArn / sagemaker:SpaceSharingType and the ${sagemaker:UserProfileName} variable
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/studio-updated-jl-admin-guide-permissions.html).
+        own_profile = f"{self._arn_base}:user-profile/{d}/${{sagemaker:UserProfileName}}"
+        own = {"ArnLike": {"sagemaker:OwnerUserProfileArn": own_profile}}
+        if settings.spaces:  # JupyterLab / Code Editor apps live in spaces
+            private_apps = {**own, "StringEquals": {"sagemaker:SpaceSharingType": ["Private"]}}
+            shared_apps = {"StringEquals": {"sagemaker:SpaceSharingType": ["Shared"]}}
+            self._add(["CreateApp"], app_arns, {**instance_condition, **private_apps})
+            self._add(["CreateApp"], app_arns, {**instance_condition, **shared_apps})
+            self._add(["DeleteApp"], app_arns, private_apps)
+            self._add(["DeleteApp"], app_arns, shared_apps)
+        else:  # Canvas runs as an app of the user profile itself, in no space (no owner key)
+            no_space = {"Null": {"sagemaker:OwnerUserProfileArn": "true", "sagemaker:SpaceSharingType": "true"}}
+            self._add(["CreateApp"], app_arns, {**instance_condition, **no_space})
+            self._add(["DeleteApp"], app_arns, no_space)
+        self._add(["DescribeApp"], app_arns)
         list_actions = ["ListApps"]
         tagged = list(app_arns)
         tagging_actions = ["CreateApp"]
         if settings.spaces:
             space_arn = f"{self._arn_base}:space/{d}/*"
-            self._add(["CreateSpace", "UpdateSpace"], [space_arn], instance_condition)
-            self._add(["DeleteSpace", "DescribeSpace"], [space_arn])
+            owned_spaces = {**own, "StringEquals": {"sagemaker:SpaceSharingType": ["Private", "Shared"]}}
+            self._add(["CreateSpace", "UpdateSpace"], [space_arn], {**instance_condition, **owned_spaces})
+            self._add(["DeleteSpace"], [space_arn], owned_spaces)
+            self._add(["DescribeSpace"], [space_arn])
             self._ack(
                 f"Resource::{self._nag_base}:space/{self._nag_domain}/*",
                 "Users name their own spaces in Studio; the ARN pins this domain and CreateSpace/UpdateSpace are "
@@ -464,6 +481,29 @@ class PersonaRole(Construct):
             {"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
         )
         group._acknowledge_versions(self.role)  # type: ignore[attr-defined]
+
+    def add_canvas_forecast_role(self, bucket: MlBucket, prefix: str) -> iam.Role:
+        """A role for Amazon Forecast in Canvas's time-series builds (trusting forecast.amazonaws.com), reading
+        and writing only ``prefix`` of ``bucket`` (the key only through S3); this persona may pass it to Forecast.
+        """
+        role = iam.Role(
+            self,
+            "CanvasForecastRole",
+            assumed_by=iam.ServicePrincipal("forecast.amazonaws.com"),
+            description="Amazon Forecast's role for Canvas time-series builds: the Canvas workspace prefix only",
+        )
+        bucket.grant_read_write_prefix(role, prefix)
+        stack = Stack.of(self)
+        self.node.add_validation(
+            _DeferredAcknowledgment(
+                role,
+                f"Amazon Forecast reads Canvas's time-series data and writes its results under the Canvas workspace "
+                f"prefix {prefix} only; object names below it are Canvas's.",
+                lambda: f"Resource::{_nag_token(stack, bucket.bucket_arn)}/{prefix}*",
+            )
+        )
+        self.grant_canvas_forecast(role)
+        return role
 
     def grant_canvas_forecast(self, forecast_role: iam.IRole) -> None:
         """Let Canvas run time-series forecasts with Amazon Forecast, passing ``forecast_role`` to it.

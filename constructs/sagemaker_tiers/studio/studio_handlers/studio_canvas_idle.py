@@ -9,9 +9,12 @@ What "idle" means here, exactly:
 2. An app's idle time is the newest ``TimeSinceLastActive`` datapoint (seconds since the user's last activity in
    Canvas) that Canvas publishes to CloudWatch under namespace ``/aws/sagemaker/Canvas/AppActivity`` with
    dimensions ``DomainId`` and ``UserProfileName``, within the last ``METRIC_LOOKBACK_SECONDS``.
-3. With no datapoint in that window, the idle time is the time since the later of the app's ``CreationTime`` and
-   ``DescribeApp``'s ``LastUserActivityTimestamp``. SageMaker also refreshes that timestamp on health checks, so
-   this fallback can only under-estimate idleness: it never deletes an app that is in use.
+3. With no datapoint in that window the app's idleness is unknown (``DescribeApp``'s ``LastUserActivityTimestamp``
+   cannot tell: SageMaker's health checks refresh it too, so it never shows an app idle). Such an app is
+   *unmeasured*: it is deleted only once it has run longer than ``UNMEASURED_LIMIT_SECONDS`` since its
+   ``CreationTime`` (a bound on what an app without the metric can cost), and every run publishes how many apps
+   were unmeasured (``sagemaker-tiers/Studio`` ``CanvasAppsWithoutIdleMetric``, dimension ``DomainId``), on which
+   the construct alarms.
 4. An app idle for *more than* ``IDLE_LIMIT_SECONDS`` is deleted with ``DeleteApp`` (its datasets and models
    stay in S3; the user relaunches Canvas in about a minute).
 
@@ -34,6 +37,9 @@ LOG.setLevel(logging.INFO)
 NAMESPACE = "/aws/sagemaker/Canvas/AppActivity"
 METRIC = "TimeSinceLastActive"
 APP_TYPE = "Canvas"
+#: What the function publishes itself: how many running Canvas apps had no TimeSinceLastActive datapoint.
+OWN_NAMESPACE = "sagemaker-tiers/Studio"
+UNMEASURED_METRIC = "CanvasAppsWithoutIdleMetric"
 
 _clients: dict[str, Any] = {}
 
@@ -94,20 +100,38 @@ def latest_idle_metric(cloudwatch: Any, domain_id: str, profile: str, now: dt.da
     return None
 
 
-def idle_seconds(app: Mapping[str, Any], described: Mapping[str, Any], metric: float | None, now: dt.datetime) -> float:
-    """The app's idle time as defined in the module docstring."""
-    if metric is not None:
-        return metric
-    stamps = [t for t in (described.get("LastUserActivityTimestamp"), described.get("CreationTime"), app.get("CreationTime")) if t]
-    if not stamps:
-        return 0.0
-    return max(0.0, (now - max(stamps)).total_seconds())
+def age_seconds(app: Mapping[str, Any], now: dt.datetime) -> float:
+    """Seconds since the app was created (0 when ListApps gave no creation time)."""
+    created = app.get("CreationTime")
+    return max(0.0, (now - created).total_seconds()) if created else 0.0
+
+
+def publish_unmeasured(cloudwatch: Any, domain_id: str, count: int, now: dt.datetime) -> None:
+    cloudwatch.put_metric_data(
+        Namespace=OWN_NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": UNMEASURED_METRIC,
+                "Dimensions": [{"Name": "DomainId", "Value": domain_id}],
+                "Timestamp": now,
+                "Value": count,
+                "Unit": "Count",
+            }
+        ],
+    )
 
 
 def shutdown_idle_apps(
-    sagemaker: Any, cloudwatch: Any, domain_id: str, limit_seconds: int, now: dt.datetime, lookback: int = 3600
+    sagemaker: Any,
+    cloudwatch: Any,
+    domain_id: str,
+    limit_seconds: int,
+    now: dt.datetime,
+    lookback: int = 3600,
+    unmeasured_limit_seconds: int = 8 * 3600,
 ) -> list[dict[str, Any]]:
-    """Delete the domain's Canvas apps idle for more than ``limit_seconds``; return one decision per app."""
+    """Delete the domain's Canvas apps idle for more than ``limit_seconds``, and unmeasured apps older than
+    ``unmeasured_limit_seconds``; publish the unmeasured count; return one decision per app."""
     decisions: list[dict[str, Any]] = []
     errors: list[str] = []
     for app in running_canvas_apps(sagemaker, domain_id):
@@ -115,17 +139,21 @@ def shutdown_idle_apps(
         key = {"DomainId": domain_id, "UserProfileName": profile, "AppType": APP_TYPE, "AppName": name}
         try:
             metric = latest_idle_metric(cloudwatch, domain_id, profile, now, lookback)
-            described = {} if metric is not None else sagemaker.describe_app(**key)
-            idle = idle_seconds(app, described, metric, now)
-            action = "deleted" if idle > limit_seconds else "kept"
+            if metric is not None:
+                seconds, limit, source = metric, limit_seconds, "metric"
+            else:
+                seconds, limit, source = age_seconds(app, now), unmeasured_limit_seconds, "unmeasured"
+            action = "deleted" if seconds > limit else "kept"
             if action == "deleted":
                 sagemaker.delete_app(**key)
-            decisions.append({"UserProfileName": profile, "AppName": name, "IdleSeconds": int(idle), "Action": action,
-                              "Source": "metric" if metric is not None else "timestamps"})
+            decisions.append({"UserProfileName": profile, "AppName": name, "IdleSeconds" if source == "metric" else "AgeSeconds": int(seconds),
+                              "Action": action, "Source": source})
         except Exception as error:  # noqa: BLE001 - handle the other apps, then fail the invocation
             LOG.exception("Canvas app of %s", profile)
             errors.append(f"{profile}: {error}")
-    LOG.info(json.dumps({"DomainId": domain_id, "LimitSeconds": limit_seconds, "Decisions": decisions}))
+    unmeasured = sum(d["Source"] == "unmeasured" for d in decisions)
+    publish_unmeasured(cloudwatch, domain_id, unmeasured, now)
+    LOG.info(json.dumps({"DomainId": domain_id, "LimitSeconds": limit_seconds, "Unmeasured": unmeasured, "Decisions": decisions}))
     if errors:
         raise RuntimeError(f"{len(errors)} Canvas app(s) could not be checked or deleted: {'; '.join(errors)}")
     return decisions
@@ -146,5 +174,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         int(os.environ["IDLE_LIMIT_SECONDS"]),
         now,
         int(os.environ.get("METRIC_LOOKBACK_SECONDS", "3600")),
+        int(os.environ.get("UNMEASURED_LIMIT_SECONDS", str(8 * 3600))),
     )
     return {"deleted": sum(d["Action"] == "deleted" for d in decisions), "checked": len(decisions)}
