@@ -58,9 +58,13 @@ def test_canvas_registers_into_the_registry_stacks_first_group(synthesized) -> N
         if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and role_ref in r["Properties"].get("Roles", [])
         for s in r["Properties"]["PolicyDocument"]["Statement"]
     ]
-    (register,) = [s for s in statements if s["Action"] == "sagemaker:CreateModelPackage"]
-    assert "model-package/example-churn/*" in json.dumps(register["Resource"])
-    assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+    registers = [s for s in statements if s["Action"] == "sagemaker:CreateModelPackage"]
+    # Canvas's own grant (pending approval also when Canvas sends no status) next to the personas' common one.
+    (canvas_register,) = [s for s in registers if "StringEqualsIfExists" in s["Condition"]]
+    assert "model-package/example-churn/*" in json.dumps(canvas_register["Resource"])
+    assert canvas_register["Condition"] == {"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+    for register in registers:
+        assert list(register["Condition"].values()) == [{"sagemaker:ModelApprovalStatus": "PendingManualApproval"}]
 
 
 def _config(**context: object) -> StudioConfig:
