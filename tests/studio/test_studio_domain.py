@@ -308,7 +308,7 @@ def test_canvas_registers_into_its_group_pending_approval_even_without_a_status(
     statements = _role_statements(synth, synth["domain"], Persona.BUSINESS_ANALYST)
     canvas = [s for s in _with_action(statements, "sagemaker:CreateModelPackage") if "StringEqualsIfExists" in s["Condition"]]
     (register,) = canvas
-    assert ":model-package/churn/*" in json.dumps(register["Resource"]) and "ModelPackageGroupArn" in json.dumps(register["Resource"])
+    assert ":model-package/churn/*" in json.dumps(register["Resource"]) and "ModelPackageGroupArn" not in json.dumps(register["Resource"])
     assert _with_action(statements, "sagemaker:ListModelPackageGroups")
 
 

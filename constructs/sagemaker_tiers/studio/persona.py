@@ -477,7 +477,8 @@ class PersonaRole(Construct):
         self._add(["DescribeModelPackageGroup"], [group.model_package_group_arn])
         self._add(
             ["CreateModelPackage"],
-            [group.model_package_group_arn, group.model_package_arn_pattern],  # type: ignore[attr-defined]
+            # IAM authorizes CreateModelPackage on the new version only (model-package is its one resource type).
+            [group.model_package_arn_pattern],  # type: ignore[attr-defined]
             {"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
         )
         group._acknowledge_versions(self.role)  # type: ignore[attr-defined]
