@@ -493,16 +493,7 @@ class PersonaRole(Construct):
             assumed_by=iam.ServicePrincipal("forecast.amazonaws.com"),
             description="Amazon Forecast's role for Canvas time-series builds: the Canvas workspace prefix only",
         )
-        bucket.grant_read_write_prefix(role, prefix)
-        stack = Stack.of(self)
-        self.node.add_validation(
-            _DeferredAcknowledgment(
-                role,
-                f"Amazon Forecast reads Canvas's time-series data and writes its results under the Canvas workspace "
-                f"prefix {prefix} only; object names below it are Canvas's.",
-                lambda: f"Resource::{_nag_token(stack, bucket.bucket_arn)}/{prefix}*",
-            )
-        )
+        bucket.grant_read_write_prefix(role, prefix)  # the grant acknowledges its one prefix wildcard itself
         self.grant_canvas_forecast(role)
         return role
 
