@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from aws_cdk import App, Tags
 
+from sagemaker_tiers.autopilot.problems import SINGLE_CONTAINER_MODES
 from sagemaker_tiers.core import add_gates, defaults
 from sagemaker_tiers.core.quotas import check_iam_role_quotas
-from stacks.config import AppConfig
+from sagemaker_tiers.core.validation import ValidationError
+from stacks.config import CONTEXT_PREFIX, AppConfig
 from stacks.foundation_stack import FoundationStack
 from stacks.autopilot_stack import AutopilotConfig, AutopilotStack
 from stacks.inference_stack import InferenceConfig, InferenceStack
@@ -56,7 +58,31 @@ def build_app(app: App) -> TiersApp:
     autopilot = AutopilotStack(app, f"{config.project_name}-autopilot", **tiers)
     studio = StudioStack(app, f"{config.project_name}-studio", **tiers)
     inference = InferenceStack(app, f"{config.project_name}-inference", **tiers)
+    check_autopilot_fits_endpoint(autopilot.autopilot_config, inference.inference_config)
     return TiersApp(
         config=config, foundation=foundation, registry=registry,
         training=training, autopilot=autopilot, studio=studio, inference=inference,
     )
+
+
+def check_autopilot_fits_endpoint(autopilot: AutopilotConfig, inference: InferenceConfig) -> None:
+    """Refuse an Autopilot mode whose candidates the group's serverless endpoint cannot host.
+
+    HYPERPARAMETER_TUNING candidates (and AUTO's, on 100 MB of data or more) are inference pipelines of 2-3
+    containers, ENSEMBLING candidates one container
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/autopilot-automate-model-development-container-output.html);
+    serverless endpoints do not host inference pipelines
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, feature exclusions).
+    """
+    serves_group = inference.inference_enabled and inference.inference_group == autopilot.autopilot_model_package_group
+    serverless = not inference.inference_instance_type
+    allowed = [mode.value for mode in SINGLE_CONTAINER_MODES]
+    if serves_group and serverless and autopilot.autopilot_mode not in allowed:
+        raise ValidationError(
+            f"{CONTEXT_PREFIX}autopilot_mode must be one of {allowed} while {CONTEXT_PREFIX}inference_group "
+            f"{inference.inference_group!r} is served by a serverless endpoint ({CONTEXT_PREFIX}inference_instance_type "
+            f"empty): {autopilot.autopilot_mode!r} can produce candidates that are inference pipelines of 2-3 "
+            "containers, which serverless endpoints cannot host; got "
+            f"{CONTEXT_PREFIX}autopilot_mode={autopilot.autopilot_mode!r}. Use ENSEMBLING, or set "
+            f"{CONTEXT_PREFIX}inference_instance_type for a real-time endpoint"
+        )

@@ -49,8 +49,10 @@ class AutopilotConfig:
     autopilot_problem_type: str = "BinaryClassification"
     #: Objective metric; empty for the problem type's default (F1, Accuracy, MSE).
     autopilot_objective_metric: str = ""
-    #: "AUTO", "ENSEMBLING" or "HYPERPARAMETER_TUNING".
-    autopilot_mode: str = "AUTO"
+    #: "ENSEMBLING" (one inference container per candidate, which every endpoint type hosts), "AUTO" (HPO for
+    #: 100 MB of data or more) or "HYPERPARAMETER_TUNING" (inference pipelines of 2-3 containers, which serverless
+    #: endpoints cannot host).
+    autopilot_mode: str = "ENSEMBLING"
     #: Algorithms to restrict to (ENSEMBLING or HYPERPARAMETER_TUNING only); empty for all of the mode.
     autopilot_algorithms: tuple[str, ...] = ()
     #: Most candidates per job, 1-750; 0 for Autopilot's default (250).

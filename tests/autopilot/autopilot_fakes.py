@@ -38,8 +38,9 @@ def candidate(
     status: str = "Completed",
     containers: bool = True,
     job: str = "job",
+    output_uri: str = "s3://outputs/",
 ) -> dict[str, Any]:
-    """An AutoMLCandidate as ListCandidatesForAutoMLJob returns it."""
+    """An AutoMLCandidate as ListCandidatesForAutoMLJob returns it (artifacts under ``<output_uri><job>/``)."""
     created = datetime(2026, 1, 1, tzinfo=timezone.utc)
     body: dict[str, Any] = {
         "CandidateName": name,
@@ -57,8 +58,8 @@ def candidate(
         "LastModifiedTime": created + timedelta(minutes=30),
         "CandidateProperties": {
             "CandidateArtifactLocations": {
-                "Explainability": f"s3://outputs/{job}/documentation/explainability/{name}",
-                "ModelInsights": f"s3://outputs/{job}/documentation/model_monitor/{name}",
+                "Explainability": f"{output_uri}{job}/documentation/explainability/output/{name}",
+                "ModelInsights": f"{output_uri}{job}/documentation/model_monitor/output/{name}",
             },
             "CandidateMetrics": [
                 {"MetricName": metric, "StandardMetricName": metric, "Set": "Validation", "Value": value or 0.0},
@@ -95,10 +96,12 @@ def automl_jobs() -> dict[str, Any]:
     return sagemaker_backends[ACCOUNT][REGION].auto_ml_jobs
 
 
-def complete_job(job: Any, output_uri: str) -> None:
-    """Make a moto AutoML job look like a finished one: Completed, with its notebook locations."""
+def complete_job(job: Any, output_uri: str, best: dict[str, Any] | None = None) -> None:
+    """Make a moto AutoML job look like a finished one: Completed, with its notebook locations and ``best`` as
+    SageMaker's ``BestCandidate`` (None: the job names none)."""
     job.auto_ml_job_status = "Completed"
     job.auto_ml_job_secondary_status = "Completed"
+    job.best_candidate = best
     base = f"{output_uri}{job.auto_ml_job_name}"
     job.auto_ml_job_artifacts = {
         "CandidateDefinitionNotebookLocation": f"{base}/sagemaker-automl-candidates/notebooks/SageMakerAutopilotCandidateDefinitionNotebook.ipynb",

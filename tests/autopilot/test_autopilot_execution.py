@@ -137,20 +137,33 @@ def _resolve(value: Any, values: dict[str, Any]) -> Any:
     return resolve(value, values)
 
 
-def _ranked_candidates(job_name: str) -> list[dict[str, Any]]:
+def _ranked_candidates(job_name: str, output_uri: str = "s3://outputs/") -> list[dict[str, Any]]:
     return [
-        candidate("runner-up", 0.88, metric="AUC", job=job_name),
-        candidate("diverged", None, metric="AUC", status="Failed", containers=False, job=job_name),
-        candidate("winner", 0.93, metric="AUC", algorithm="ensemble", job=job_name),
-        candidate("third", 0.71, metric="AUC", algorithm="linear-learner", job=job_name),
+        candidate("runner-up", 0.88, metric="AUC", job=job_name, output_uri=output_uri),
+        candidate("diverged", None, metric="AUC", status="Failed", containers=False, job=job_name, output_uri=output_uri),
+        candidate("winner", 0.93, metric="AUC", algorithm="ensemble", job=job_name, output_uri=output_uri),
+        candidate("third", 0.71, metric="AUC", algorithm="linear-learner", job=job_name, output_uri=output_uri),
     ]
 
 
+def _write_reports(world: World, best: dict[str, Any]) -> dict[str, str]:
+    """Autopilot's JSON reports of ``best`` under its artifact prefixes (with a PDF beside each)."""
+    locations = best["CandidateProperties"]["CandidateArtifactLocations"]
+    reports = {"Explainability": locations["Explainability"] + "/analysis.json", "ModelInsights": locations["ModelInsights"] + "/statistics.json"}
+    for uri in [*reports.values(), locations["Explainability"] + "/report.pdf"]:
+        world.s3.put_object(Bucket=world.bucket, Key=uri.removeprefix(f"s3://{world.bucket}/"), Body=b"{}")
+    return reports
+
+
 def test_a_completed_job_is_ranked_registered_and_notified(world: World) -> None:
+    reports: dict[str, str] = {}
+
     def scenario(wait: int, job: Any) -> None:
         if wait == 2:  # InProgress at the first poll, Completed at the second
-            complete_job(job, world.output_uri)
-            world.candidates.by_job[job.auto_ml_job_name] = _ranked_candidates(job.auto_ml_job_name)
+            listed = _ranked_candidates(job.auto_ml_job_name, world.output_uri)
+            world.candidates.by_job[job.auto_ml_job_name] = listed
+            complete_job(job, world.output_uri, best=listed[2])
+            reports.update(_write_reports(world, listed[2]))
 
     world.scenario = scenario
     execution = run_execution(world.sfn, world.state_machine_arn, {"trigger": "manual"})
@@ -178,8 +191,8 @@ def test_a_completed_job_is_ranked_registered_and_notified(world: World) -> None
     assert output["objectiveMetric"] == {"MetricName": "AUC", "Direction": "Maximize"}
     assert output["artifacts"]["CandidateDefinitionNotebook"].endswith("SageMakerAutopilotCandidateDefinitionNotebook.ipynb")
     assert output["artifacts"]["DataExplorationNotebook"].endswith("SageMakerAutopilotDataExplorationNotebook.ipynb")
-    assert output["artifacts"]["Explainability"] == f"s3://outputs/{job_name}/documentation/explainability/winner"
-    assert output["artifacts"]["ModelInsights"] == f"s3://outputs/{job_name}/documentation/model_monitor/winner"
+    assert output["artifacts"]["Explainability"] == f"{world.output_uri}{job_name}/documentation/explainability/output/winner"
+    assert output["artifacts"]["ModelInsights"] == f"{world.output_uri}{job_name}/documentation/model_monitor/output/winner"
 
     key = base.removeprefix(f"s3://{world.bucket}/")
     document = json.loads(world.s3.get_object(Bucket=world.bucket, Key=key + "leaderboard.json")["Body"].read())
@@ -194,7 +207,9 @@ def test_a_completed_job_is_ranked_registered_and_notified(world: World) -> None
     assert package["ModelPackageArn"] == output["modelPackageArn"]
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     assert [c["Image"] for c in package["InferenceSpecification"]["Containers"]] == [IMAGES["sklearn"], IMAGES["ensemble"]]
-    assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == base + "best-candidate-metrics.json"
+    # Autopilot's own reports of the candidate SageMaker chose, which Studio's model registry renders.
+    assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == reports["ModelInsights"]
+    assert package["ModelMetrics"]["Explainability"]["Report"]["S3Uri"] == reports["Explainability"]
     assert package["CustomerMetadataProperties"]["autopilot:job-name"] == job_name
     assert package["CustomerMetadataProperties"]["autopilot:candidate"] == "winner"
     (register,) = world.calls_of("createModelPackage")
@@ -221,6 +236,40 @@ def test_a_failed_job_fails_the_run_with_its_reason(world: World) -> None:
     assert not world.calls_of("stopAutoMLJob") and not world.packages() and not world.keys()
     (notice,) = world.notifications()
     assert notice["message"]["outcome"] == "Failed" and notice["message"]["error"] == "AutopilotJobFailed"
+
+
+def test_a_job_stopped_at_its_runtime_limit_registers_its_best_candidate(world: World) -> None:
+    # SageMaker stops a job at MaxAutoMLJobRuntimeInSeconds and marks the best model trained so far
+    # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AutoMLJobCompletionCriteria.html).
+    def scenario(wait: int, job: Any) -> None:
+        listed = _ranked_candidates(job.auto_ml_job_name, world.output_uri)
+        world.candidates.by_job[job.auto_ml_job_name] = listed
+        complete_job(job, world.output_uri, best=listed[0])
+        job.auto_ml_job_status = "Stopped"
+        job.auto_ml_job_secondary_status = "MaxAutoMLJobRuntimeReached"
+
+    world.scenario = scenario
+    execution = run_execution(world.sfn, world.state_machine_arn)
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert not world.calls_of("stopAutoMLJob")
+    (package,) = world.packages()
+    assert package["CustomerMetadataProperties"]["autopilot:candidate"] == "runner-up"  # SageMaker's choice
+    assert json.loads(execution["output"])["bestCandidate"]["CandidateName"] == "runner-up"
+
+
+def test_a_job_stopped_at_its_runtime_limit_without_a_best_candidate_fails(world: World) -> None:
+    def scenario(wait: int, job: Any) -> None:
+        complete_job(job, world.output_uri, best=None)
+        job.auto_ml_job_status = "Stopped"
+        job.auto_ml_job_secondary_status = "MaxAutoMLJobRuntimeReached"
+
+    world.scenario = scenario
+    execution = run_execution(world.sfn, world.state_machine_arn)
+
+    assert (execution["status"], execution["error"]) == ("FAILED", "AutopilotJobStopped")
+    assert "without a best candidate" in execution["cause"] and "MaxAutoMLJobRuntimeReached" in execution["cause"]
+    assert not world.packages() and not world.keys()
 
 
 def test_a_job_stopped_elsewhere_fails_the_run_distinctly(world: World) -> None:
@@ -252,7 +301,7 @@ def test_a_job_that_outlives_the_timeout_is_stopped(world: World, synthesized) -
 
 def test_a_job_without_a_registrable_candidate_fails_at_the_leaderboard(world: World) -> None:
     def scenario(wait: int, job: Any) -> None:
-        complete_job(job, world.output_uri)
+        complete_job(job, world.output_uri, best=None)
         world.candidates.by_job[job.auto_ml_job_name] = [
             candidate("diverged", None, metric="AUC", status="Failed", containers=False, job=job.auto_ml_job_name)
         ]

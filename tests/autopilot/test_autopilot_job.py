@@ -107,8 +107,18 @@ def test_poll_loop_is_bounded_and_handles_every_status(synthesized, definition) 
     assert states["WaitForJob"] == {"Type": "Wait", "Seconds": 300, "Next": "DescribeAutoMLJob"}
     assert states["DescribeAutoMLJob"]["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:describeAutoMLJobV2"
     assert states["DescribeAutoMLJob"]["Parameters"] == {"AutoMLJobName.$": "$.run.jobName"}
-    choices = {c["StringEquals"]: c["Next"] for c in states["JobStatus"]["Choices"]}
-    assert choices == {"Completed": "Leaderboard", "Failed": "HasFailureReason", "Stopped": "JobStopped"}
+    choices = states["JobStatus"]["Choices"]
+    assert {c["StringEquals"]: c["Next"] for c in choices if "StringEquals" in c} == {
+        "Completed": "Leaderboard", "Failed": "HasFailureReason", "Stopped": "JobStopped"
+    }
+    # Stopped at the runtime limit with a best candidate is finished: it is ranked and registered, checked
+    # before the plain Stopped branch.
+    (runtime_limit,) = [c for c in choices if "And" in c]
+    assert choices.index(runtime_limit) < [c.get("StringEquals") for c in choices].index("Stopped")
+    assert runtime_limit["Next"] == "Leaderboard"
+    assert {"Variable": "$.job.AutoMLJobStatus", "StringEquals": "Stopped"} in runtime_limit["And"]
+    assert {"Variable": "$.job.AutoMLJobSecondaryStatus", "StringEquals": "MaxAutoMLJobRuntimeReached"} in runtime_limit["And"]
+    assert {"Variable": "$.job.BestCandidate.CandidateName", "IsPresent": True} in runtime_limit["And"]
     assert states["JobStatus"]["Default"] == "CountPoll"
     assert states["CountPoll"]["Parameters"]["pollCount.$"] == "States.MathAdd($.run.pollCount, 1)"
     budget = states["PollBudgetLeft"]
@@ -238,6 +248,10 @@ def test_leaderboard_function_is_traced_encrypted_and_scoped(synthesized) -> Non
     (sagemaker,) = [s for s in statements if "sagemaker:ListCandidatesForAutoMLJob" in _actions(s)]
     assert sorted(_actions(sagemaker)) == ["sagemaker:DescribeAutoMLJobV2", "sagemaker:ListCandidatesForAutoMLJob"]
     assert not [s for s in statements if "s3:GetObject" in _actions(s)]  # writes leaderboards, reads nothing
+    # It lists the output prefix to find Autopilot's JSON reports, and nothing else in the bucket.
+    (listing,) = [s for s in statements if "s3:ListBucket" in _actions(s)]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["autopilot/churn/*"]}}
+    assert listing["Resource"] == {"Fn::GetAtt": [synthesized.logical_id(job.bucket), "Arn"]}
 
 
 def test_triggers_start_runs_with_a_dead_letter_queue(synthesized) -> None:  # noqa: ANN001
@@ -324,6 +338,9 @@ _BINARY = TabularProblemType.BINARY_CLASSIFICATION
         (lambda: TabularProblem(target_column="price", problem_type=TabularProblemType.REGRESSION, objective_metric="AUC"), r"objective_metric for Regression must be one of 'MSE', 'MAE', 'R2', 'RMSE', got 'AUC'"),
         (lambda: TabularProblem(target_column="kind", problem_type="MulticlassClassification", objective_metric="F1"), "objective_metric for MulticlassClassification"),
         (lambda: TabularProblem(target_column="churn", problem_type="Clustering"), r"problem.problem_type must be one of .*got 'Clustering'"),
+        # SageMaker supports sample weights in Ensembling mode only (API_TabularJobConfig).
+        (lambda: TabularProblem(target_column="churn", problem_type=_BINARY, sample_weight_column="weight"), r"problem.sample_weight_column needs mode 'ENSEMBLING' .*got sample_weight_column='weight' with mode 'AUTO'"),
+        (lambda: TabularProblem(target_column="churn", problem_type=_BINARY, mode="HYPERPARAMETER_TUNING", sample_weight_column="weight"), r"needs mode 'ENSEMBLING' .* with mode 'HYPERPARAMETER_TUNING'"),
         (lambda: TabularProblem(target_column="", problem_type=_BINARY), "problem.target_column"),
         (lambda: TimeSeriesForecastingProblem(target_column="demand", timestamp_column="ts", item_id_column="sku", forecast_frequency="D"), "forecast_horizon is required for time-series forecasting"),
         (lambda: TimeSeriesForecastingProblem(target_column="demand", timestamp_column="ts", item_id_column="sku", forecast_frequency="D", forecast_horizon=501), "forecast_horizon must be a whole number between 1 and 500"),
@@ -401,3 +418,8 @@ def test_valid_non_tabular_problems_render_their_configs(base) -> None:  # noqa:
     assert text.job_request["AutoMLProblemTypeConfig"]["TextClassificationJobConfig"]["ContentColumn"] == "review"
     assert text.job_request["AutoMLJobObjective"] == {"MetricName": "Accuracy"}
     assert text.max_polls == 84  # (6 h + 1 h) / 5 min
+
+
+def test_sample_weights_render_with_ensembling() -> None:
+    problem = TabularProblem(target_column="churn", problem_type=_BINARY, mode=AutoMLMode.ENSEMBLING, sample_weight_column="weight")
+    assert problem.render({"MaxAutoMLJobRuntimeInSeconds": 60})["TabularJobConfig"]["SampleWeightAttributeName"] == "weight"

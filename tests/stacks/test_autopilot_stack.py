@@ -41,6 +41,8 @@ def test_example_trains_churn_binary_classification_from_the_foundation_bucket(s
     request = job.job_request
     assert request["AutoMLProblemTypeConfig"]["TabularJobConfig"]["TargetAttributeName"] == "churn"
     assert request["AutoMLProblemTypeConfig"]["TabularJobConfig"]["ProblemType"] == "BinaryClassification"
+    # One inference container per candidate: what the example's serverless endpoint can host.
+    assert request["AutoMLProblemTypeConfig"]["TabularJobConfig"]["Mode"] == "ENSEMBLING"
     assert request["AutoMLProblemTypeConfig"]["TabularJobConfig"]["CompletionCriteria"] == {"MaxAutoMLJobRuntimeInSeconds": 4 * 3600}
     assert request["AutoMLJobObjective"] == {"MetricName": "F1"}
     assert request["AutoMLJobInputDataConfig"][0]["ContentType"] == "text/csv;header=present"
@@ -117,3 +119,23 @@ def test_algorithms_that_the_mode_does_not_allow_fail() -> None:
     config, foundation, registry = base_stacks(app)
     with pytest.raises(ValidationError, match="mode 'HYPERPARAMETER_TUNING' must only name"):
         AutopilotStack(app, "autopilot", config=config, foundation=foundation, registry=registry)
+
+
+def test_a_mode_with_multi_container_candidates_is_refused_for_a_serverless_endpoint_of_the_group() -> None:
+    # HPO candidates are inference pipelines of 2-3 containers (autopilot-automate-model-development-container-output);
+    # serverless endpoints host no inference pipelines (serverless-endpoints, feature exclusions).
+    from stacks.app import check_autopilot_fits_endpoint
+    from stacks.inference_stack import InferenceConfig
+
+    check_autopilot_fits_endpoint(AutopilotConfig(), InferenceConfig())  # the example: ENSEMBLING, serverless
+    for mode in ("AUTO", "HYPERPARAMETER_TUNING"):
+        with pytest.raises(
+            ValidationError,
+            match=rf"sagemaker-tiers:autopilot_mode must be one of \['ENSEMBLING'\] while sagemaker-tiers:inference_group "
+            rf"'example-churn' is served by a serverless endpoint .*got sagemaker-tiers:autopilot_mode='{mode}'",
+        ):
+            check_autopilot_fits_endpoint(AutopilotConfig(autopilot_mode=mode), InferenceConfig())
+        # A real-time endpoint hosts pipelines; another group's or no endpoint is not concerned.
+        check_autopilot_fits_endpoint(AutopilotConfig(autopilot_mode=mode), InferenceConfig(inference_instance_type="ml.m5.large"))
+        check_autopilot_fits_endpoint(AutopilotConfig(autopilot_mode=mode), InferenceConfig(inference_enabled=False))
+        check_autopilot_fits_endpoint(AutopilotConfig(autopilot_mode=mode, autopilot_model_package_group="fraud"), InferenceConfig())

@@ -65,6 +65,8 @@ ERROR_NOT_CREATED = "AutopilotJobNotCreated"
 ERROR_POLL_FAILED = "AutopilotJobPollFailed"
 ERROR_LEADERBOARD = "AutopilotLeaderboardFailed"
 ERROR_REGISTRATION = "AutopilotRegistrationFailed"
+#: The secondary status of a job SageMaker stopped at ``MaxAutoMLJobRuntimeInSeconds``.
+RUNTIME_REACHED = "MaxAutoMLJobRuntimeReached"
 
 
 class AutopilotJob(Construct):
@@ -78,17 +80,22 @@ class AutopilotJob(Construct):
        ``CreateAutoMLJobV2`` (AWS SDK integration) with the dataset, problem, objective, completion criteria,
        KMS-encrypted output and the security config: the network's subnets and security group, the volume KMS key
        and inter-container traffic encryption;
-    2. polls ``DescribeAutoMLJobV2`` every ``poll_interval``: ``Completed`` goes on, ``Failed`` and ``Stopped`` fail
-       the run (``AutopilotJobFailed``, ``AutopilotJobStopped``), and after ``timeout`` the job is stopped with
-       ``StopAutoMLJob`` and the run fails with ``AutopilotJobTimedOut`` (a bounded loop: at most ``timeout /
-       poll_interval`` polls, counted in the state);
+    2. polls ``DescribeAutoMLJobV2`` every ``poll_interval``: ``Completed`` goes on, and so does ``Stopped`` with
+       secondary status ``MaxAutoMLJobRuntimeReached`` and a ``BestCandidate`` (SageMaker stops a job at
+       ``MaxAutoMLJobRuntimeInSeconds`` and marks the best model trained so far:
+       https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AutoMLJobCompletionCriteria.html); ``Failed``
+       and any other ``Stopped`` fail the run (``AutopilotJobFailed``, ``AutopilotJobStopped``), and after
+       ``timeout`` the job is stopped with ``StopAutoMLJob`` and the run fails with ``AutopilotJobTimedOut`` (a
+       bounded loop: at most ``timeout / poll_interval`` polls, counted in the state);
     3. invokes the leaderboard function, which lists every candidate (all pages of
        ``ListCandidatesForAutoMLJob``), ranks them by the objective metric and writes ``leaderboard.json`` and
        ``leaderboard.csv`` (SSE-KMS) to ``<output_prefix><job>/leaderboard/``, and returns the locations of the
        candidate definition and data exploration notebooks and the explainability (SHAP) and model insights reports;
-    4. registers the best completed candidate with ``CreateModelPackage`` in ``model_package_group`` with
-       ``PendingManualApproval`` (its inference containers, a metrics file and metadata; the job name is the
-       idempotency token), which starts the registry's approval workflow;
+    4. registers SageMaker's ``BestCandidate`` (the leaderboard reports, it does not choose) with
+       ``CreateModelPackage`` in ``model_package_group`` with ``PendingManualApproval``: its inference containers,
+       ``ModelMetrics`` pointing at Autopilot's own model quality and explainability JSON reports of that
+       candidate (which Studio's model registry renders) and metadata; the job name is the idempotency token. That
+       starts the registry's approval workflow;
     5. publishes the outcome to :attr:`topic` and ends with the leaderboard, artifacts and model package ARN as
        its output. Every failure (create, poll, leaderboard, registration) is caught, notified and ends the run
        with a distinct error; alarms on failed, timed-out and aborted executions notify the same topic.
@@ -592,7 +599,10 @@ class AutopilotJob(Construct):
         )
         job_stopped = failure(
             "JobStopped", ERROR_JOB_STOPPED,
-            sfn.JsonPath.format("Autopilot job {} was stopped outside this run ({})", sfn.JsonPath.string_at("$.run.jobName"), sfn.JsonPath.string_at("$.job.AutoMLJobSecondaryStatus")),
+            sfn.JsonPath.format(
+                "Autopilot job {} was stopped ({}) without a best candidate at its runtime limit; nothing to register",
+                sfn.JsonPath.string_at("$.run.jobName"), sfn.JsonPath.string_at("$.job.AutoMLJobSecondaryStatus"),
+            ),
         )
         timed_out = failure(
             "JobTimedOut", ERROR_JOB_TIMED_OUT,
@@ -629,6 +639,16 @@ class AutopilotJob(Construct):
         status = (
             sfn.Choice(states, "JobStatus")
             .when(sfn.Condition.string_equals("$.job.AutoMLJobStatus", "Completed"), leaderboard)
+            # Stopped by SageMaker at MaxAutoMLJobRuntimeInSeconds, with the best model trained so far: finished.
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.string_equals("$.job.AutoMLJobStatus", "Stopped"),
+                    sfn.Condition.is_present("$.job.AutoMLJobSecondaryStatus"),
+                    sfn.Condition.string_equals("$.job.AutoMLJobSecondaryStatus", RUNTIME_REACHED),
+                    sfn.Condition.is_present("$.job.BestCandidate.CandidateName"),
+                ),
+                leaderboard,
+            )
             .when(sfn.Condition.string_equals("$.job.AutoMLJobStatus", "Failed"), job_failed)
             .when(sfn.Condition.string_equals("$.job.AutoMLJobStatus", "Stopped"), job_stopped)
             .otherwise(count)
@@ -807,7 +827,7 @@ class AutopilotJob(Construct):
             runtime=lambda_.Runtime(defaults.LAMBDA_RUNTIME_NAME, lambda_.RuntimeFamily.PYTHON),
             code=lambda_.Code.from_asset(str(HANDLERS), exclude=["__pycache__", "*.pyc"]),
             handler="autopilot_leaderboard.handler",
-            description="Ranks every candidate of an Autopilot job, writes the leaderboard, picks the best to register",
+            description="Ranks every candidate of an Autopilot job, writes the leaderboard, prepares SageMaker's best candidate for registration",
             role=role,
             memory_size=512,
             timeout=Duration.minutes(5),
@@ -823,6 +843,14 @@ class AutopilotJob(Construct):
         )
         log_group.grant_write(role)
         self.bucket.grant_write_prefix(role, self.output_prefix)
+        # It finds Autopilot's JSON reports by listing their prefixes under the output prefix; it reads no object.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{self.output_prefix}*"]}},
+            )
+        )
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["sagemaker:DescribeAutoMLJobV2", "sagemaker:ListCandidatesForAutoMLJob"],

@@ -50,7 +50,14 @@ class TabularProblemType(str, enum.Enum):
 
 
 class AutoMLMode(str, enum.Enum):
-    """``TabularJobConfig.Mode``: AUTO picks ENSEMBLING below 100 MB of data, HYPERPARAMETER_TUNING above."""
+    """``TabularJobConfig.Mode``: AUTO picks ENSEMBLING below 100 MB of data, HYPERPARAMETER_TUNING above.
+
+    ENSEMBLING candidates are one inference container; HYPERPARAMETER_TUNING candidates are inference pipelines of
+    two (regression) or three (classification) containers
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/autopilot-automate-model-development-container-output.html),
+    which serverless endpoints cannot host. :data:`SINGLE_CONTAINER_MODES` lists the modes whose candidates any
+    endpoint can host.
+    """
 
     AUTO = "AUTO"
     ENSEMBLING = "ENSEMBLING"
@@ -76,6 +83,9 @@ class AutoMLAlgorithm(str, enum.Enum):
     ARIMA = "arima"
     ETS = "ets"
 
+
+#: Tabular modes whose candidates are a single inference container (fit a serverless endpoint).
+SINGLE_CONTAINER_MODES = (AutoMLMode.ENSEMBLING,)
 
 #: Algorithms each tabular mode accepts (API reference, ``AutoMLAlgorithmConfig``). AUTO accepts no list.
 TABULAR_ALGORITHMS: dict[AutoMLMode, tuple[str, ...]] = {
@@ -184,7 +194,8 @@ class TabularProblem(AutopilotProblem):
     :param algorithms: Restrict the candidates to these algorithms. ENSEMBLING: catboost, extra-trees, fastai,
         lightgbm, linear-learner, nn-torch, randomforest, xgboost. HYPERPARAMETER_TUNING: linear-learner, mlp,
         xgboost. Not allowed in AUTO mode. Default: every algorithm of the mode.
-    :param sample_weight_column: Column of per-row weights. Default: none.
+    :param sample_weight_column: Column of per-row weights, with mode ENSEMBLING only (SageMaker supports sample
+        weights in Ensembling mode only). Default: none.
     """
 
     target_column: str
@@ -222,6 +233,14 @@ class TabularProblem(AutopilotProblem):
                 "problem.sample_weight_column", self.sample_weight_column, r"[a-zA-Z0-9_-]{1,256}",
                 "1-256 letters, digits, '_' or '-'",
             )
+            # "Support for sample weights is available in Ensembling mode only."
+            # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TabularJobConfig.html)
+            if mode is not AutoMLMode.ENSEMBLING:
+                raise ValidationError(
+                    f"problem.sample_weight_column needs mode {AutoMLMode.ENSEMBLING.value!r} (SageMaker supports sample "
+                    f"weights in Ensembling mode only), got sample_weight_column={self.sample_weight_column!r} with "
+                    f"mode {mode.value!r}"
+                )
 
     @property
     def objective(self) -> str:

@@ -1,20 +1,34 @@
-"""Autopilot leaderboard: rank every candidate of a completed AutoML job, write it to S3, pick the one to register.
+"""Autopilot leaderboard: rank every candidate of a finished AutoML job, write it to S3, and prepare the
+registration of the candidate SageMaker chose.
 
-Invoked synchronously by the Autopilot state machine once ``DescribeAutoMLJobV2`` says ``Completed``, with
+Invoked synchronously by the Autopilot state machine once ``DescribeAutoMLJobV2`` says ``Completed`` (or
+``Stopped`` at ``MaxAutoMLJobRuntimeInSeconds`` with a best candidate, see below), with
 ``{"AutoMLJobName": "<name>"}``. It
 
-1. describes the job (objective metric, problem type, notebook locations) and refuses a job that is not
-   ``Completed`` or not one of this workflow's (name prefix);
+1. describes the job (objective metric, problem type, notebook locations, ``BestCandidate``) and refuses a job
+   that is not one of this workflow's (name prefix) or not finished with a best candidate;
 2. lists every candidate with ``ListCandidatesForAutoMLJob``, following ``NextToken`` to the last page;
 3. ranks them by the final objective metric value (descending for metrics to maximize such as F1 or AUC,
-   ascending for losses such as MSE; candidates without a value come last, unranked);
-4. writes ``leaderboard.json``, ``leaderboard.csv`` and ``best-candidate-metrics.json`` under
+   ascending for losses such as MSE; candidates without a value come last, unranked). The leaderboard reports;
+   it does not choose: the candidate registered is SageMaker's ``BestCandidate``, the one Autopilot wrote its
+   explainability and model insights reports for;
+4. finds Autopilot's own reports of that candidate under the prefixes ``CandidateProperties.
+   CandidateArtifactLocations`` names (``ModelInsights``: the model quality report; ``Explainability``: the
+   SageMaker Clarify report), so that ``ModelMetrics`` points at them (Studio's model registry renders those);
+5. writes ``leaderboard.json``, ``leaderboard.csv`` and ``best-candidate-metrics.json`` under
    ``<OUTPUT_PREFIX><job>/leaderboard/`` with SSE-KMS (the same keys on a repeated call: idempotent);
-5. returns the leaderboard and artifact locations (candidate definition and data exploration notebooks,
-   explainability and model insights reports) and the ``CreateModelPackage`` fields for the best completed
-   candidate (its inference containers, metrics and metadata), which the state machine registers.
+6. returns the leaderboard and artifact locations (candidate definition and data exploration notebooks,
+   explainability and model insights reports) and the ``CreateModelPackage`` fields for the best candidate (its
+   inference containers, model metrics and metadata), which the state machine registers.
 
-A malformed event, a job that is not ours or not complete, or a job without a registrable candidate raises
+A job stopped by its runtime limit is finished, not failed: "If an AutoML job exceeds the maximum runtime, the
+job is stopped automatically ... The AutoML job identifies the best model whose training was completed and marks
+it as the best-performing model"
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AutoMLJobCompletionCriteria.html). Such a job
+(``Stopped``, secondary status ``MaxAutoMLJobRuntimeReached``) with a ``BestCandidate`` is registered like a
+completed one.
+
+A malformed event, a job that is not ours or not finished, or a job without a registrable best candidate raises
 ``LeaderboardError``; the state machine catches it, notifies and fails the run. Nothing is written before
 every candidate has been read.
 
@@ -59,6 +73,15 @@ CSV_COLUMNS = (
 )
 METADATA_VALUE_RE = re.compile(r"[\w\s.:/=+\-@]{1,256}")
 TABULAR_CONTENT_TYPES = ["text/csv"]
+#: The secondary status of a job SageMaker stopped at ``MaxAutoMLJobRuntimeInSeconds``.
+RUNTIME_REACHED = "MaxAutoMLJobRuntimeReached"
+#: Report files preferred when a report prefix holds more than one JSON object: SageMaker Clarify writes its
+#: explainability results as ``analysis.json``
+#: (https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-processing-job-analysis-results.html).
+REPORT_NAMES = {"Explainability": ("analysis.json",), "ModelInsights": ()}
+#: At most this many ListObjectsV2 pages are read per report prefix.
+MAX_REPORT_PAGES = 5
+S3_URI_RE = re.compile(r"s3://([^/]+)/(.*)")
 
 
 class LeaderboardError(Exception):
@@ -203,18 +226,65 @@ def rank(candidates: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
     return rows
 
 
-def best_registrable(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The best ranked candidate that completed and has inference containers."""
-    for row in rows:
-        if row["rank"] is not None and row["candidate_status"] == "Completed" and row["inference_containers"]:
-            return row
-    raise LeaderboardError("no candidate completed with an objective value and inference containers; nothing to register")
+def finished(job: dict[str, Any]) -> bool:
+    """Completed, or stopped by SageMaker at the job's runtime limit (which still names a best candidate)."""
+    status = job.get("AutoMLJobStatus")
+    return status == "Completed" or (status == "Stopped" and job.get("AutoMLJobSecondaryStatus") == RUNTIME_REACHED)
+
+
+def best_candidate(job: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The leaderboard row of SageMaker's ``BestCandidate`` (its own containers and artifacts when the listing
+    lacks them); it must have inference containers."""
+    best = job.get("BestCandidate") or {}
+    name = best.get("CandidateName")
+    if not name:
+        raise LeaderboardError(f"job {job['AutoMLJobName']} reports no BestCandidate; nothing to register")
+    row = next((r for r in rows if r["candidate_name"] == name), None)
+    if row is None:  # SageMaker's choice, described but not listed: rank it from its own description
+        (row,) = rank([best], (best.get("FinalAutoMLJobObjectiveMetric") or {}).get("MetricName") or "")
+        row["rank"] = None
+    properties = best.get("CandidateProperties") or {}
+    row = {
+        **row,
+        "inference_containers": containers(best) or row["inference_containers"],
+        "artifacts": properties.get("CandidateArtifactLocations") or row["artifacts"],
+    }
+    if not row["inference_containers"]:
+        raise LeaderboardError(f"best candidate {name} of job {job['AutoMLJobName']} has no inference containers; nothing to register")
+    return row
+
+
+def find_report(s3: Any, config: Settings, prefix_uri: str | None, kind: str) -> str | None:
+    """The JSON report under an artifact prefix of the job's output: the only ``.json`` object there, else the
+    one named as :data:`REPORT_NAMES` prefers; None when there is none (or it is not under ``OUTPUT_PREFIX``)."""
+    match = S3_URI_RE.fullmatch(prefix_uri or "")
+    if not match or match.group(1) != config.bucket or not match.group(2).startswith(config.prefix):
+        return None
+    prefix = match.group(2).rstrip("/") + "/"
+    keys: list[str] = []
+    kwargs: dict[str, Any] = {"Bucket": config.bucket, "Prefix": prefix}
+    for _ in range(MAX_REPORT_PAGES):
+        page = s3.list_objects_v2(**kwargs)
+        keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".json"))
+        if not page.get("IsTruncated"):
+            break
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+    if len(keys) == 1:
+        return f"s3://{config.bucket}/{keys[0]}"
+    for name in REPORT_NAMES.get(kind, ()):
+        named = sorted(k for k in keys if k.rsplit("/", 1)[-1] == name)
+        if named:
+            return f"s3://{config.bucket}/{named[0]}"
+    return None
 
 
 def build_leaderboard(sagemaker: Any, s3: Any, job_name: str, config: Settings) -> dict[str, Any]:
     job = sagemaker.describe_auto_ml_job_v2(AutoMLJobName=job_name)
-    if job.get("AutoMLJobStatus") != "Completed":
-        raise LeaderboardError(f"job {job_name} is {job.get('AutoMLJobStatus')}, not Completed")
+    if not finished(job):
+        raise LeaderboardError(
+            f"job {job_name} is {job.get('AutoMLJobStatus')} ({job.get('AutoMLJobSecondaryStatus')}), not Completed "
+            f"or Stopped at its runtime limit ({RUNTIME_REACHED})"
+        )
     metric = (job.get("AutoMLJobObjective") or {}).get("MetricName") or (
         ((job.get("ResolvedAttributes") or {}).get("AutoMLJobObjective") or {}).get("MetricName")
     )
@@ -224,7 +294,7 @@ def build_leaderboard(sagemaker: Any, s3: Any, job_name: str, config: Settings) 
     rows = rank(candidates, metric)
     if not rows:
         raise LeaderboardError(f"job {job_name} has no candidates")
-    best = best_registrable(rows)
+    best = best_candidate(job, rows)
 
     base = f"{config.prefix}{job_name}/leaderboard/"
     locations = {
@@ -239,14 +309,18 @@ def build_leaderboard(sagemaker: Any, s3: Any, job_name: str, config: Settings) 
         "Explainability": best["artifacts"].get("Explainability"),
         "ModelInsights": best["artifacts"].get("ModelInsights"),
     }
+    reports = {kind: find_report(s3, config, artifacts[kind], kind) for kind in ("Explainability", "ModelInsights")}
     objective = {"MetricName": metric, "Direction": direction(metric, candidates)}
     document = {
         "AutoMLJobName": job_name,
         "ProblemType": job.get("AutoMLProblemTypeConfigName"),
         "ObjectiveMetric": objective,
         "BestCandidate": best["candidate_name"],
-        "SageMakerBestCandidate": (job.get("BestCandidate") or {}).get("CandidateName"),
+        "BestCandidateChosenBy": "SageMaker (DescribeAutoMLJobV2 BestCandidate)",
+        "LeaderboardTop": rows[0]["candidate_name"] if rows[0]["rank"] is not None else None,
+        "JobStatus": {"Status": job.get("AutoMLJobStatus"), "SecondaryStatus": job.get("AutoMLJobSecondaryStatus")},
         "Artifacts": artifacts,
+        "Reports": reports,
         "Candidates": rows,
     }
     metrics_document = {
@@ -270,14 +344,24 @@ def build_leaderboard(sagemaker: Any, s3: Any, job_name: str, config: Settings) 
             "Algorithm": best["algorithm"],
             "ObjectiveValue": best["objective_value"],
         },
-        "ModelPackage": model_package_fields(job, best, objective, artifacts, locations),
+        "Reports": reports,
+        "ModelPackage": model_package_fields(job, best, objective, artifacts, locations, reports),
     }
 
 
 def model_package_fields(
-    job: dict[str, Any], best: dict[str, Any], objective: dict[str, str], artifacts: dict[str, Any], locations: dict[str, str]
+    job: dict[str, Any],
+    best: dict[str, Any],
+    objective: dict[str, str],
+    artifacts: dict[str, Any],
+    locations: dict[str, str],
+    reports: dict[str, str | None],
 ) -> dict[str, Any]:
-    """``CreateModelPackage`` fields for the best candidate (the state machine adds group, status and token)."""
+    """``CreateModelPackage`` fields for the best candidate (the state machine adds group, status and token).
+
+    ``ModelMetrics``: ``ModelQuality.Statistics`` is Autopilot's model quality (model insights) JSON report, or,
+    when none is found, the best candidate's metrics as the leaderboard wrote them; ``Explainability.Report`` is
+    Autopilot's explainability JSON report when found."""
     job_name = job["AutoMLJobName"]
     value = best["objective_value"]
     specification: dict[str, Any] = {
@@ -294,22 +378,28 @@ def model_package_fields(
         "autopilot:candidate": best["candidate_name"],
         "autopilot:algorithm": best["algorithm"],
         "autopilot:objective-metric": objective["MetricName"],
-        "autopilot:objective-value": f"{value:.6g}",
+        "autopilot:objective-value": None if value is None else f"{value:.6g}",
+        "autopilot:leaderboard-rank": None if best["rank"] is None else str(best["rank"]),
         "autopilot:leaderboard": locations["Json"],
         "autopilot:candidate-notebook": artifacts.get("CandidateDefinitionNotebook"),
         "autopilot:data-exploration-notebook": artifacts.get("DataExplorationNotebook"),
         "autopilot:explainability": artifacts.get("Explainability"),
         "autopilot:model-insights": artifacts.get("ModelInsights"),
     }
+    metrics: dict[str, Any] = {
+        "ModelQuality": {
+            "Statistics": {"ContentType": "application/json", "S3Uri": reports["ModelInsights"] or locations["BestCandidateMetrics"]}
+        }
+    }
+    if reports["Explainability"]:
+        metrics["Explainability"] = {"Report": {"ContentType": "application/json", "S3Uri": reports["Explainability"]}}
+    score = "no objective value" if value is None else f"{objective['MetricName']} = {value:.6g}"
     return {
         "ModelPackageDescription": (
-            f"Autopilot job {job_name}: best candidate {best['candidate_name']} ({best['algorithm']}), "
-            f"{objective['MetricName']} = {value:.6g}"
+            f"Autopilot job {job_name}: SageMaker's best candidate {best['candidate_name']} ({best['algorithm']}), {score}"
         )[:1024],
         "InferenceSpecification": specification,
-        "ModelMetrics": {
-            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": locations["BestCandidateMetrics"]}}
-        },
+        "ModelMetrics": metrics,
         # CustomerMetadataProperties values must be 1-256 of a restricted character set: others are left out.
         "CustomerMetadataProperties": {
             k: v for k, v in metadata.items() if isinstance(v, str) and METADATA_VALUE_RE.fullmatch(v)
