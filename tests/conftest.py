@@ -11,6 +11,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+# aws-cdk-lib's built-in CloudFormation validation costs about 4 s per synthesis (see TOOLCHAIN.md). Unit tests
+# synthesize dozens of apps; cfn-lint and the app-level gates (`make gates`, on the real `cdk synth`, where the
+# validation stays on) cover the templates. Read by the jsii Node process, so set before the first aws_cdk import:
+# this conftest loads before every test module and imports no aws_cdk itself.
+os.environ.setdefault("CDK_VALIDATION", "false")
 
 # Dummy credentials before any boto3 client exists (this conftest loads before every other test module):
 # handler tests run against moto or botocore's Stubber and must never reach a real account.

@@ -50,6 +50,21 @@ def test_event_sns_and_alarm_services_are_scoped_to_this_account(synthesized) ->
         assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
 
 
+def test_grants_may_be_created_only_for_aws_resources(synthesized) -> None:
+    # Control Tower CT.KMS.PR.3: CreateGrant denied to every principal unless an integrated AWS service makes the
+    # grant (kms:GrantIsForAWSResource) or the caller is a service principal.
+    template, _ = synthesized
+    statement = _statement(template, "DenyGrantsExceptForAwsResources")
+    assert statement == {
+        "Sid": "DenyGrantsExceptForAwsResources",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:CreateGrant",
+        "Resource": "*",
+        "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+    }
+
+
 def test_sagemaker_use_goes_through_sagemaker_only(synthesized) -> None:
     template, _ = synthesized
     statement = _statement(template, "AllowUseThroughSageMakerOnly")

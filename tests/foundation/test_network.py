@@ -28,11 +28,24 @@ def endpoints() -> tuple[Template, SageMakerNetwork]:
 def test_default_is_two_azs_private_subnets_one_nat_and_s3_gateway(nat) -> None:
     template, network = nat
     template.resource_count_is("AWS::EC2::NatGateway", 1)
-    template.resource_properties_count_is("AWS::EC2::Subnet", {"MapPublicIpOnLaunch": False}, 2)
+    template.resource_properties_count_is("AWS::EC2::Subnet", {"MapPublicIpOnLaunch": False}, 4)
     template.has_resource_properties("AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Gateway"})
     template.resource_properties_count_is("AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Interface"}, 0)
     assert len(network.subnet_ids) == 2
     assert network.subnet_selection.subnet_type == ec2.SubnetType.PRIVATE_WITH_EGRESS
+
+
+def test_no_subnet_assigns_public_ips_not_even_the_public_nat_subnets(nat, endpoints) -> None:
+    # Control Tower CT.EC2.PR.11: the public subnets hold only the NAT gateways, which have their own Elastic IPs.
+    for template, _ in (nat, endpoints):
+        subnets = template.find_resources("AWS::EC2::Subnet")
+        assert subnets
+        assert {logical_id: s["Properties"].get("MapPublicIpOnLaunch", False) for logical_id, s in subnets.items()} == {
+            logical_id: False for logical_id in subnets
+        }
+    template, _ = nat
+    template.resource_properties_count_is("AWS::EC2::Route", {"NatGatewayId": Match.any_value()}, 2)
+    template.resource_count_is("AWS::EC2::EIP", 1)
 
 
 def test_flow_logs_capture_all_traffic_to_an_encrypted_retained_log_group(nat) -> None:

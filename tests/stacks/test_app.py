@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import App, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 
+from sagemaker_tiers.core.nag import CONTROL_TOWER_RULES
 from stacks.app import TiersApp, add_nag_checks, build_app
 from tests.conftest import ROOT, app_context
 
@@ -52,15 +54,22 @@ def test_every_acknowledgment_names_its_rule_and_a_specific_reason(synthesized) 
             assert len(suppressed["reason"]) >= 40, suppressed
 
 
-def test_nag_gate_fails_synth_on_a_planted_defect(tmp_path: Path) -> None:
+def test_nag_and_control_tower_gates_fail_synth_on_planted_defects(tmp_path: Path) -> None:
     app = App(outdir=str(tmp_path))
     add_nag_checks(app)
-    s3.Bucket(Stack(app, "Planted"), "PlainBucket")  # no SSL-only policy, no access logs
+    planted = Stack(app, "Planted")
+    s3.Bucket(planted, "PlainBucket")  # no SSL-only policy, no access logs
+    subnet = ec2.CfnSubnet(planted, "Subnet", vpc_id="vpc-0123456789abcdef0", cidr_block="10.0.0.0/24")
+    subnet.map_public_ip_on_launch = True  # a subnet that maps public IPs
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
-    rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
-    assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= rules
+    findings = {
+        (v["ruleName"], c["constructPath"])
+        for plugin in report["pluginReports"] for v in plugin["violations"] for c in v["violatingConstructs"]
+    }
+    assert {("AwsSolutions-S1", "Planted/PlainBucket/Resource"), ("AwsSolutions-S10", "Planted/PlainBucket/Resource")} <= findings
+    assert (CONTROL_TOWER_RULES["CT.EC2.PR.11"], "Planted/Subnet") in findings
 
 
 def _template(outdir: Path, stack: Stack) -> dict:

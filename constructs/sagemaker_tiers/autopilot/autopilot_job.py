@@ -32,7 +32,7 @@ from sagemaker_tiers.autopilot.problems import (
 )
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import alarm_on_any, last_stop_queue
-from sagemaker_tiers.core.nag import acknowledge, skip_checkov
+from sagemaker_tiers.core.nag import acknowledge, acknowledge_outside_vpc, skip_checkov
 from sagemaker_tiers.core.validation import (
     require_customer_managed_key,
     ValidationError,
@@ -879,9 +879,8 @@ class AutopilotJob(Construct):
         )
         acknowledge(fn, "Serverless-LambdaDLQ", sync_reason)
         skip_checkov(fn, "CKV_AWS_116", sync_reason)
-        skip_checkov(
+        acknowledge_outside_vpc(
             fn,
-            "CKV_AWS_117",
             "The function calls only AWS APIs (SageMaker, S3) over TLS with IAM; it reaches no VPC resource, and a "
             "VPC would need NAT or interface endpoints.",
         )

@@ -25,8 +25,8 @@ LAST_STOP_RETENTION = Duration.days(14)
 def last_stop_queue(scope: Construct, id: str, *, encryption_key: kms.IKey, holds: str) -> sqs.Queue:
     """An encrypted, SSL-only queue that keeps ``holds`` (what failed every retry) for 14 days.
 
-    It is the end of the line, so it has no dead-letter queue of its own; the two cdk-nag findings that ask for
-    one are acknowledged here with that reason. Alarm on its depth (:func:`alarm_on_any` with
+    It is the end of the line, so it has no dead-letter queue of its own; the two cdk-nag findings and the Control
+    Tower control (CT.SQS.PR.1) that ask for one are acknowledged here with that reason. Alarm on its depth (:func:`alarm_on_any` with
     ``queue.metric_approximate_number_of_messages_visible``).
 
     :param holds: What lands in the queue, for the acknowledgment ("trigger events that could not start a run").
@@ -39,7 +39,7 @@ def last_stop_queue(scope: Construct, id: str, *, encryption_key: kms.IKey, hold
         enforce_ssl=True,
         retention_period=LAST_STOP_RETENTION,
     )
-    for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+    for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy", "CT.SQS.PR.1"):
         acknowledge(
             queue,
             rule,

@@ -5,7 +5,11 @@
   ``validation-report.json`` into the output directory. Every construct of this library acknowledges its own
   findings, each for one resource and with its reason, so the library adds no finding to your app.
 - AWS Control Tower's proactive controls, through cdklabs' cfn-guard validator plugin
-  (``cdklabs.cdk-validator-cfnguard``), when it is installed.
+  (``cdklabs.cdk-validator-cfnguard``), when it is installed. The plugin is wrapped in
+  :class:`~sagemaker_tiers.core.nag.FindingsAsErrors` (so its findings keep failing the synth once one of them is
+  acknowledged), and :class:`~sagemaker_tiers.core.nag.UnseenReferenceAcknowledgments` acknowledges, resource by
+  resource, the findings on values its rules cannot read (a key or ARN from another stack). The library's
+  constructs acknowledge their own Control Tower findings too, each with its reason.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from aws_cdk import Validations
+from aws_cdk import Aspects, Validations
 from constructs import Construct
+
+from sagemaker_tiers.core.nag import FindingsAsErrors, UnseenReferenceAcknowledgments
 
 #: The cdk-nag packs every app of this project runs.
 NAG_PACKS = ("AwsSolutions", "Serverless")
@@ -46,7 +52,8 @@ def add_gates(app: Construct, *, control_tower: bool | None = None) -> tuple[str
         if guard is None and control_tower:
             raise ImportError("control_tower=True needs cdklabs' cfn-guard plugin: pip install cdklabs.cdk-validator-cfnguard")
         if guard is not None:
-            plugins.append(guard.CfnGuardValidator(control_tower_rules_enabled=True))
+            plugins.append(FindingsAsErrors(guard.CfnGuardValidator(control_tower_rules_enabled=True)))
+            Aspects.of(app).add(UnseenReferenceAcknowledgments())
             added.append(CONTROL_TOWER)
     Validations.of(app).add_plugins(*plugins)
     return tuple(added)

@@ -38,6 +38,10 @@ class MlEncryptionKey(kms.Key):
       (``kms:ViaService`` and ``kms:CallerAccount`` conditions), which principals still need an IAM grant
       for (see :meth:`grant_sagemaker_use`).
 
+    No principal may create a grant on the key except for an AWS resource: ``kms:CreateGrant`` is denied unless
+    an AWS service integrated with KMS makes the call (``kms:GrantIsForAWSResource``) or the caller is a service
+    principal (AWS Control Tower control CT.KMS.PR.3).
+
     Example::
 
         key = MlEncryptionKey(self, "Key")
@@ -141,6 +145,23 @@ class MlEncryptionKey(kms.Key):
                         "kms:ViaService": f"sagemaker.{region}.amazonaws.com",
                         "kms:CallerAccount": account,
                     }
+                },
+            )
+        )
+
+        # CT.KMS.PR.3: grants on this key only for AWS resources, i.e. only when an AWS service integrated with KMS
+        # creates the grant on a principal's behalf (SageMaker jobs, endpoints and Studio do) or a service principal
+        # calls. https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
+        # https://docs.aws.amazon.com/controltower/latest/controlreference/kms-rules.html#ct-kms-pr-3-description
+        self.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyGrantsExceptForAwsResources",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={
+                    "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
                 },
             )
         )

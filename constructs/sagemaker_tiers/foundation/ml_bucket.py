@@ -11,7 +11,7 @@ from constructs import Construct
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import grant_key_via
 from sagemaker_tiers.core.flags import S3_LOGS_BY_BUCKET_POLICY, require_flag
-from sagemaker_tiers.core.nag import acknowledge_grant, skip_checkov
+from sagemaker_tiers.core.nag import acknowledge, acknowledge_grant, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
     require_customer_managed_key,
@@ -113,6 +113,7 @@ class MlBucket(s3.Bucket):
             removal_policy=removal_policy,
         )
         self.access_logs_bucket = log_bucket
+        acknowledge(self, "CT.S3.PR.9", _OBJECT_LOCK_REASON)
         if event_bridge_enabled:
             # Set on the L1: CloudFormation supports it natively, while CDK's prop deploys a notifications
             # custom resource and its Lambda function.
@@ -188,6 +189,14 @@ class MlBucket(s3.Bucket):
         grant_key_via(grantee, key, "s3", *actions)
 
 
+#: Why neither bucket turns S3 Object Lock on (Control Tower control CT.S3.PR.9).
+_OBJECT_LOCK_REASON = (
+    "Object Lock is write-once retention for compliance records; these buckets expire noncurrent versions and old "
+    "access logs by lifecycle, CloudFormation can set ObjectLockEnabled only by replacing a bucket that holds data, "
+    "and without a default retention it would protect nothing."
+)
+
+
 def _new_log_bucket(scope: Construct, id: str, removal_policy: RemovalPolicy) -> s3.Bucket:
     bucket = s3.Bucket(
         scope,
@@ -216,4 +225,24 @@ def _new_log_bucket(scope: Construct, id: str, removal_policy: RemovalPolicy) ->
         "This is the server access log bucket itself; logging its access to another bucket would need a third "
         "bucket and so on. Only the S3 logging service writes to it.",
     )
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
+    acknowledge(
+        bucket,
+        "CT.S3.PR.10",
+        "S3 server access logging delivers only to destination buckets whose default encryption is SSE-S3 "
+        "(SSE-KMS default encryption is not supported for log destinations).",
+    )
+    acknowledge(
+        bucket,
+        "CT.S3.PR.2",
+        "This is the server access log bucket itself; logging it to another bucket would need a third bucket and "
+        "so on, and logging it to itself would log its own log deliveries.",
+    )
+    acknowledge(
+        bucket,
+        "CT.S3.PR.4",
+        "Only S3's log delivery writes here and nothing reacts to new access log objects; event notifications "
+        "would have no consumer.",
+    )
+    acknowledge(bucket, "CT.S3.PR.9", _OBJECT_LOCK_REASON)
     return bucket

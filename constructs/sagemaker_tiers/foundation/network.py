@@ -76,7 +76,8 @@ def require_vpc_cidr(name: str, cidr: str, *, max_azs: int, egress: str) -> None
 class SageMakerNetwork(Construct):
     """A VPC for SageMaker, or an existing one, with the subnets and security group every tier uses.
 
-    A new VPC (the default) has ``max_azs`` availability zones, no public IPs for workloads, VPC flow logs to a
+    A new VPC (the default) has ``max_azs`` availability zones, no public IPs (not even in the public subnets, which
+    hold only the NAT gateways and their Elastic IPs), VPC flow logs to a
     KMS-encrypted log group, and a free S3 gateway endpoint. How workloads reach AWS APIs and the internet is
     ``egress``:
 
@@ -187,7 +188,17 @@ class SageMakerNetwork(Construct):
         workload_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if egress == "nat" else ec2.SubnetType.PRIVATE_ISOLATED
         subnets = [ec2.SubnetConfiguration(name="workloads", subnet_type=workload_type, cidr_mask=WORKLOAD_SUBNET_MASK)]
         if egress == "nat":
-            subnets.insert(0, ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=PUBLIC_SUBNET_MASK))
+            # Only the NAT gateways live in the public subnets, with their own Elastic IPs: nothing launched there
+            # gets a public IP by default (Control Tower control CT.EC2.PR.11).
+            subnets.insert(
+                0,
+                ec2.SubnetConfiguration(
+                    name="public",
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    cidr_mask=PUBLIC_SUBNET_MASK,
+                    map_public_ip_on_launch=False,
+                ),
+            )
         flow_log_group = logs.LogGroup(
             self,
             "FlowLogs",

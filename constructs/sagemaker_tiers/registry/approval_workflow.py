@@ -46,7 +46,7 @@ from constructs import Construct, IValidation
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import ExactSqsDestination, alarm_on_any, grant_key_via, last_stop_queue
 from sagemaker_tiers.core.flags import IAM_MINIMIZE_POLICIES, warn_unless_flag
-from sagemaker_tiers.core.nag import acknowledge, acknowledge_grant, skip_checkov
+from sagemaker_tiers.core.nag import acknowledge, acknowledge_grant, acknowledge_outside_vpc, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
     claim_unique,
@@ -375,9 +375,8 @@ class ApprovalWorkflow(Construct):
         )
         acknowledge(fn, "Serverless-LambdaDLQ", dlq_reason)
         skip_checkov(fn, "CKV_AWS_116", dlq_reason)
-        skip_checkov(
+        acknowledge_outside_vpc(
             fn,
-            "CKV_AWS_117",
             "The function calls only AWS APIs (SageMaker, SNS, SSM, DynamoDB, Secrets Manager) over TLS with IAM; "
             "it reaches no VPC resource, and a VPC would need NAT or six interface endpoints.",
         )

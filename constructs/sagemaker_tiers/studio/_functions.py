@@ -22,7 +22,7 @@ from constructs import Construct
 
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import ExactSqsDestination, alarm_on_any, last_stop_queue
-from sagemaker_tiers.core.nag import acknowledge, skip_checkov
+from sagemaker_tiers.core.nag import acknowledge, acknowledge_outside_vpc, skip_checkov
 
 HANDLERS = Path(__file__).parent / "studio_handlers"
 
@@ -85,9 +85,8 @@ def handler_function(
     )
     acknowledge(fn, "Serverless-LambdaDLQ", dlq_reason)
     skip_checkov(fn, "CKV_AWS_116", dlq_reason)
-    skip_checkov(
+    acknowledge_outside_vpc(
         fn,
-        "CKV_AWS_117",
         "The function only calls the SageMaker and CloudWatch APIs over TLS with IAM; it reaches no VPC resource, "
         "and running it in the VPC would add ENIs and depend on the NAT gateway for nothing.",
     )
