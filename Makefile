@@ -17,7 +17,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup synth test pytest gates cfn-lint checkov nag-report bench clean
+.PHONY: setup synth test pytest gates cfn-lint checkov request-shapes nag-report bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -42,19 +42,24 @@ synth: setup
 	cdk synth --quiet
 	@ls cdk.out/*.template.json
 
-## test: pytest, then the gates on a fresh `make synth`: cfn-lint and checkov.
+## test: pytest, then the gates on a fresh `make synth` (cdk-nag and Control Tower at synth): cfn-lint, checkov and
+## the request-shape gate.
 test: pytest gates
 
 pytest: setup $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest
 
-gates: synth cfn-lint checkov
+gates: synth cfn-lint checkov request-shapes
 
 cfn-lint: setup
 	$(BIN)/cfn-lint --config-file .cfnlintrc.yaml -- cdk.out/*.template.json
 
 checkov: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
+
+## request-shapes: every Step Functions task request, custom resource and handler call against botocore's models.
+request-shapes: setup
+	$(BIN)/python scripts/request_shapes.py cdk.out
 
 ## nag-report: every cdk-nag acknowledgment in the app with its construct path and reason.
 nag-report: synth

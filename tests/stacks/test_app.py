@@ -14,6 +14,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 
 from sagemaker_tiers.core.nag import CONTROL_TOWER_RULES
+from scripts.request_shapes import check_cloud_assembly
 from stacks.app import TiersApp, add_nag_checks, build_app
 from tests.conftest import ROOT, app_context
 
@@ -90,6 +91,29 @@ def test_cfn_lint_passes_the_app_and_catches_a_planted_error(synthesized, tmp_pa
     result = subprocess.run([*lint, str(planted)], capture_output=True, text=True)
     assert result.returncode != 0
     assert "E30" in result.stdout
+
+
+def test_request_shape_gate_passes_the_app_and_catches_a_planted_member(synthesized, tmp_path: Path) -> None:
+    tiers, outdir = synthesized
+    clean = check_cloud_assembly(outdir)
+    assert [str(f) for f in clean.findings] == []
+    assert clean.state_machines == 3 and clean.tasks_checked >= 30 and clean.paths_checked >= 200
+    assert clean.custom_resources_checked == 2 and clean.handler_calls_checked >= 20
+
+    # Planted in a copy of the Autopilot template (and its metadata): a misspelt request member.
+    stack = tiers.autopilot.artifact_id
+    text = (outdir / f"{stack}.template.json").read_text()
+    assert text.count('\\"AutoMLJobName.$\\"') >= 2
+    planted = text.replace('\\"AutoMLJobName.$\\"', '\\"AutoMlJobName.$\\"', 1)
+    (tmp_path / f"{stack}.template.json").write_text(planted)
+    shutil.copy(outdir / f"{stack}.metadata.json", tmp_path)
+    findings = [str(f) for f in check_cloud_assembly(tmp_path, handlers=[]).findings]
+    assert findings == [
+        f"{stack} {stack}/Autopilot/Resource/Resource state 'CreateAutoMLJob' AutoMlJobName: CreateAutoMLJobV2Request "
+        "has no member 'AutoMlJobName' (the member is 'AutoMLJobName')",
+        f"{stack} {stack}/Autopilot/Resource/Resource state 'CreateAutoMLJob' AutoMLJobName: required member of "
+        "CreateAutoMLJobV2Request is missing",
+    ]
 
 
 @pytest.mark.skipif(not CHECKOV.exists(), reason="checkov's own venv is created by `make test` before pytest runs")
