@@ -1,6 +1,6 @@
 """Print every accepted finding of a synthesized app, each with its reason.
 
-cdk-nag acknowledgments come from ``validation-report.json``; checkov skips from each template's
+cdk-nag and Control Tower (cdk-validator-cfnguard) acknowledgments come from ``validation-report.json``; checkov skips from each template's
 ``Metadata.checkov.skip``. Usage: python scripts/nag_report.py cdk.out/validation-report.json
 """
 
@@ -23,7 +23,7 @@ def main(path: str) -> int:
                 rows.append(("acknowledged", suppressed["acknowledgedId"], construct["constructPath"], suppressed["reason"]))
     for status, rule, path_, reason in sorted(rows, key=lambda r: (r[0] != "UNACKNOWLEDGED", r[1], r[2])):
         print(f"{status:15} {rule}\n    at {path_}\n    {reason}")
-    print(f"{len(rows)} cdk-nag findings, {sum(r[0] == 'UNACKNOWLEDGED' for r in rows)} unacknowledged")
+    print(f"{len(rows)} cdk-nag and Control Tower findings, {sum(r[0] == 'UNACKNOWLEDGED' for r in rows)} unacknowledged")
     skips = 0
     for template in sorted(Path(path).parent.glob("*.template.json")):
         for logical_id, resource in json.loads(template.read_text())["Resources"].items():

@@ -393,6 +393,9 @@ class StateMachineChecker:
                     inputs[target] = merged
                     if target not in pending:
                         pending.append(target)
+        if pending:
+            # No fixed point within the bound (a loop that nests its own output deeper each round): know nothing.
+            inputs = {name: ANY for name in states}
         # Once the inputs are stable, check each state against its final input (an unreached one: unknown input).
         if check:
             for name, state in states.items():

@@ -249,3 +249,15 @@ def test_handler_calls_are_checked_statically_including_paths_no_test_takes(tmp_
         "line 5 put_parameter Value: required member of PutParameterRequest is missing",
         "line 6 get_parameter WithDecryption: str \"yes\" given, boolean Boolean expected",
     ]
+
+
+def test_a_loop_that_nests_its_output_deeper_each_round_ends_without_findings() -> None:
+    machine = {
+        "StartAt": "Nest",
+        "States": {
+            "Nest": {"Type": "Pass", "Parameters": {"prev.$": "$", "n.$": "$.prev.n"}, "Next": "Again"},
+            "Again": {"Type": "Choice", "Choices": [{"Variable": "$.prev", "IsPresent": True, "Next": "Nest"}], "Default": "End"},
+            "End": {"Type": "Succeed"},
+        },
+    }
+    assert _findings(machine=machine) == []
