@@ -121,6 +121,13 @@ class MlBucket(s3.Bucket):
             cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(  # type: ignore[union-attr]
                 event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
             )
+        else:
+            acknowledge(
+                self,
+                "CT.S3.PR.4",
+                "Nothing reacts to this bucket's object events unless event_bridge_enabled is set (the new-data "
+                "triggers set it); notifications without a consumer would only be dropped.",
+            )
 
     # -- grants ---------------------------------------------------------------------------------------------
 
