@@ -17,7 +17,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup synth test pytest gates cfn-lint checkov request-shapes nag-report bench clean
+.PHONY: setup synth test pytest browser gates cfn-lint checkov request-shapes nag-report bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -46,8 +46,19 @@ synth: setup
 ## the request-shape gate.
 test: pytest gates
 
-pytest: setup $(CHECKOV_STAMP)
+pytest: setup $(CHECKOV_STAMP) browser
 	$(BIN)/python -m pytest
+
+## browser: Debian's chromium and chromium-driver, for the approval page's real-browser test (apt-get, as root).
+## Where they cannot be installed the test is skipped, and says why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium and chromium-driver (Debian) for the approval page's browser test"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } || \
+	  echo "chromium and chromium-driver could not be installed: the approval page's browser test will be skipped"; \
+	else echo "chromium and chromium-driver are missing and need root and apt-get: the approval page's browser test will be skipped"; fi
 
 gates: synth cfn-lint checkov request-shapes
 

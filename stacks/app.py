@@ -53,7 +53,9 @@ def build_app(app: App) -> TiersApp:
     Tags.of(app).add(defaults.PROJECT_TAG_KEY, config.project_name)
     check_iam_role_quotas(app)  # too many groups for one role fails here, not halfway through a deployment
     foundation = FoundationStack(app, f"{config.project_name}-foundation", config=config)
-    registry = RegistryStack(app, f"{config.project_name}-registry", config=config, key=foundation.key)
+    registry = RegistryStack(
+        app, f"{config.project_name}-registry", config=config, key=foundation.key, reports_bucket=foundation.bucket
+    )
     tiers = {"config": config, "foundation": foundation, "registry": registry}
     training = TrainingStack(app, f"{config.project_name}-training", **tiers)
     autopilot = AutopilotStack(app, f"{config.project_name}-autopilot", **tiers)

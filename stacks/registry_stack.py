@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack, Tags
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
@@ -17,7 +18,18 @@ from stacks.config import CONTEXT_PREFIX, AppConfig
 class RegistryStack(Stack):
     """Deploys one :class:`ModelPackageGroup` per configured name and one :class:`ApprovalWorkflow` for all."""
 
-    def __init__(self, scope: Construct, id: str, *, config: AppConfig, key: MlEncryptionKey, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: AppConfig,
+        key: MlEncryptionKey,
+        reports_bucket: s3.IBucket | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """:param reports_bucket: Where the tiers write the metrics reports they register (the review page shows
+        their values). Default: none (the page lists the report locations only)."""
         super().__init__(scope, id, description="sagemaker-tiers model registry and approval workflow", **kwargs)
         Tags.of(self).add(defaults.TIER_TAG_KEY, "registry")
         self.workflow = ApprovalWorkflow(
@@ -27,6 +39,7 @@ class RegistryStack(Stack):
             admin_emails=config.admin_emails,
             parameter_prefix=f"/{config.project_name}/registry",
             token_ttl=Duration.hours(config.approval_link_ttl_hours),
+            metrics_bucket=reports_bucket,
         )
         groups = Construct(self, "Groups")
         self.groups = {

@@ -65,5 +65,7 @@ def base_stacks(app):  # type: ignore[no-untyped-def]
 
     config = AppConfig.from_node(app.node)
     foundation = FoundationStack(app, f"{config.project_name}-foundation", config=config)
-    registry = RegistryStack(app, f"{config.project_name}-registry", config=config, key=foundation.key)
+    registry = RegistryStack(
+        app, f"{config.project_name}-registry", config=config, key=foundation.key, reports_bucket=foundation.bucket
+    )
     return config, foundation, registry

@@ -276,3 +276,25 @@ def registry(monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("TOKEN_TTL_SECONDS", raising=False)
         yield reg
+
+
+@pytest.fixture
+def reports(registry, monkeypatch):
+    """The metrics bucket the workflow may read, holding the reports of create_package()."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="metrics")
+    monkeypatch.setenv("METRICS_BUCKET", "metrics")
+    statistics = {
+        "version": 0.0,
+        "binary_classification_metrics": {
+            "auc": {"value": 0.91234567, "standard_deviation": 0.01},
+            "accuracy": {"value": 0.88},
+            "<script>alert(1)</script>": {"value": 1},
+            "confusion_matrix": {"0": {"0": 5}},
+        },
+    }
+    s3.put_object(Bucket="metrics", Key="churn/statistics.json", Body=json.dumps(statistics).encode())
+    s3.put_object(Bucket="metrics", Key="churn/bias.json", Body=b"{" + b" " * 70000 + b"}")
+    return s3

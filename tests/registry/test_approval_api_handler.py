@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
@@ -10,10 +11,11 @@ import unicodedata
 
 import approval_api
 import approval_common as common
+import approval_pages
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+CSP = approval_pages.CONTENT_SECURITY_POLICY
 CALLER = "arn:aws:iam::123456789012:user/ci"
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
@@ -30,6 +32,12 @@ def check(registry, response, status, content_type="text/html; charset=utf-8"):
     assert headers["Cache-Control"] == "no-store"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Content-Security-Policy"] == CSP
+    # Strict: nothing external; the only script allowed is the page's own inline one, by its hash.
+    assert CSP.startswith("default-src 'none';") and "unsafe-eval" not in CSP and "http" not in CSP
+    for script in re.findall(r"<script>(.*?)</script>", response["body"], re.S):
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"script-src 'sha256-{digest}'" in CSP
+    assert not re.search(r"<(script|link|img|iframe)[^>]*\b(src|href)=", response["body"])
     assert headers["Referrer-Policy"] == "no-referrer"
     body = response["body"]
     for leak in (registry.secret_arn, registry.table_name, registry.secret.decode(), "Traceback", "botocore"):
@@ -64,19 +72,19 @@ def test_review_page_shows_the_package_and_the_decision_form(registry, pending):
     token, jti, exp = registry.issue(pending)
     body = check(registry, call(registry.review_event(token)), 200)
 
-    assert "churn" in body and "Version" in body and pending in body
+    assert "Review model churn v1" in body and pending in body
     assert "churn model &lt;b&gt;trained&lt;/b&gt; &amp; evaluated" in body
     assert "<b>trained" not in body
-    assert "PendingManualApproval" in body
+    assert "waiting for a decision" in body and "PendingManualApproval" not in body
     assert "fake-user-profile-name" in body
     assert "s3://metrics/churn/statistics.json" in body and "s3://metrics/churn/bias.json" in body
-    assert common.utc_iso(exp) in body
+    assert approval_pages.when_text(exp, time.time()).split(" (")[0] in body and " UTC (in " in body
     assert '<form method="post" action="decision">' in body
     assert f'<input type="hidden" name="token" value="{token}">' in body
     assert 'name="comment"' in body and 'maxlength="1000"' in body
     assert 'name="name"' in body and 'maxlength="100"' in body
-    assert '<button type="submit" name="decision" value="approve">' in body
-    assert '<button type="submit" name="decision" value="reject">' in body
+    assert '<button type="submit" class="approve" name="decision" value="approve">Approve v1</button>' in body
+    assert '<button type="submit" class="reject" name="decision" value="reject">Reject v1</button>' in body
     # Pressing Enter in a text field must not approve: the form's default button is disabled.
     first_submit = re.search(r"<button[^>]*>", body).group(0)
     assert "disabled" in first_submit and "approve" not in first_submit
@@ -133,8 +141,9 @@ def test_review_with_a_token_signed_by_another_secret_is_403(registry, pending):
 def test_review_with_an_expired_token_is_410(registry, pending):
     token, _, _ = registry.issue(pending, ttl=60, now=time.time() - 3600)
     body = check(registry, call(registry.review_event(token)), 410)
-    assert "expired" in body.lower()
-    assert "<form" not in body
+    assert "expired" in body.lower() and "still waiting for a decision" in body
+    assert 'action="decision"' not in body
+    assert '<form method="post" action="renew">' in body  # the version is pending: a new link can be asked for
 
 
 def test_review_of_a_package_outside_the_watched_groups_is_403(registry, describe_calls):
@@ -155,15 +164,19 @@ def test_review_of_a_package_decided_elsewhere_is_409_with_its_status(registry, 
     registry.set_status(pending, "Rejected")
     body = check(registry, call(registry.review_event(token)), 409)
     assert "already decided" in body
-    assert "Rejected" in body
+    assert "it is rejected" in body and "will not be deployed" in body
     assert "<form" not in body
 
 
 def test_review_after_the_decision_is_409(registry, pending):
     token, _, _ = registry.issue(pending)
-    check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 200)
+    check(registry, call(registry.decision_event({"token": token, "decision": "approve", "name": "Ada", "comment": "AUC up"})), 200)
     body = check(registry, call(registry.review_event(token)), 409)
-    assert "Approved" in body and "<form" not in body
+    assert "it is approved" in body and "<form" not in body
+    # The recorded decision is restated: who, how, when, the comment, and what happens next.
+    assert "<th scope=row>Decided by</th><td>Ada</td>" in body
+    assert "signed email link" in body and " UTC</td>" in body and "<td>AUC up</td>" in body
+    assert "deploys it automatically" in body
 
 
 def test_review_of_a_used_token_while_still_pending_is_409(registry, pending):
@@ -172,7 +185,9 @@ def test_review_of_a_used_token_while_still_pending_is_409(registry, pending):
         TableName=registry.table_name, Item={"pk": {"S": f"token#{jti}"}, "state": {"S": "used"}}
     )
     body = check(registry, call(registry.review_event(token)), 409)
-    assert "already used" in body and "<form" not in body
+    assert "already used" in body and 'action="decision"' not in body
+    assert 'action="renew"' in body  # still pending: a new link can be asked for
+    assert "(less than a minute ago)" in body  # when the version was created, relative to now
 
 
 # ---------------------------------------------------------------- POST /decision
@@ -225,7 +240,7 @@ def test_replayed_post_is_409_and_changes_nothing(registry, pending, spy_updates
 
     for decision in ("approve", "reject"):
         body = check(registry, call(registry.decision_event({"token": token, "decision": decision})), 409)
-        assert "Approved" in body
+        assert "it is approved" in body
 
     after = registry.describe(pending)
     assert after["ModelApprovalStatus"] == "Approved"
@@ -266,7 +281,7 @@ def test_token_of_an_already_decided_package_is_409_and_leaves_others_alone(regi
     registry.set_status(a, "Rejected")
 
     body = check(registry, call(registry.decision_event({"token": token_a, "decision": "approve"})), 409)
-    assert "Rejected" in body
+    assert "it is rejected" in body
     assert registry.status(a) == "Rejected"
     assert registry.status(b) == "PendingManualApproval"
     assert spy_updates == []
@@ -699,7 +714,7 @@ def test_update_failed_while_studio_decided_is_409_with_that_decision(registry, 
 
     monkeypatch.setattr(common.client("sagemaker"), "update_model_package", studio_wins)
     body = check(registry, call(registry.decision_event({"token": token, "decision": "approve"})), 409)
-    assert "Rejected" in body
+    assert "it is rejected" in body
     assert registry.item(f"token#{jti}") is None  # this link decided nothing
 
 
@@ -851,3 +866,165 @@ def test_package_of_another_account_region_or_partition_is_refused_before_sagema
     check(registry, call(registry.decisions_event({"modelPackageArn": foreign, "decision": "approve"})), 404, "application/json")
     assert describe_calls == [] and spy_updates == []
     assert registry.status(pending) == "PendingManualApproval"
+
+
+# ---------------------------------------------------------------- what the reviewer decides on (issue 21)
+
+
+def test_review_page_shows_metric_values_bounded_and_escaped(registry, pending, reports):
+    token, _, _ = registry.issue(pending)
+    body = check(registry, call(registry.review_event(token)), 200)
+    assert "<h3>Model quality: statistics</h3>" in body
+    assert "<th scope=row>auc</th><td>0.9123</td>" in body and "<th scope=row>accuracy</th><td>0.88</td>" in body
+    assert "<script>alert" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "confusion_matrix" not in body
+    assert "larger than 64 KiB" in body  # the bias report is too big to show: its link stays
+    assert 'href="https://s3.console.aws.amazon.com/s3/object/metrics?region=us-east-1&amp;prefix=churn%2Fbias.json"' in body
+
+
+def test_training_reports_and_reports_elsewhere(registry, pending, reports):
+    reports.put_object(
+        Bucket="metrics",
+        Key="training/job-1/training-report.json",
+        Body=json.dumps({"finalMetrics": [{"name": "validation:auc", "value": 0.93}, {"name": "bad", "value": "x"}]}).encode(),
+    )
+    arn = registry.sm.create_model_package(
+        ModelPackageGroupName="churn",
+        InferenceSpecification={"Containers": [{"Image": "x"}], "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+        ModelApprovalStatus="PendingManualApproval",
+        ModelMetrics={
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": "s3://metrics/training/job-1/training-report.json"}},
+            "Bias": {"Report": {"ContentType": "application/json", "S3Uri": "s3://someone-elses-bucket/r.json"}},
+        },
+    )["ModelPackageArn"]
+    token, _, _ = registry.issue(arn)
+    body = check(registry, call(registry.review_event(token)), 200)
+    assert "<th scope=row>validation:auc</th><td>0.93</td>" in body and "<th scope=row>bad</th>" not in body
+    assert "outside the bucket the approval service may read" in body
+
+
+def test_review_page_says_what_each_button_causes_beside_the_groups_versions(registry):
+    v1 = registry.create_package("churn")
+    v2 = registry.create_package("churn")
+    registry.ssm.put_parameter(Name="/sagemaker-tiers/registry/churn/approved-model", Value=v1, Type="String")
+    registry.ssm.put_parameter(Name="/sagemaker-tiers/registry/churn/deployed-model", Value=v1, Type="String")
+    token, _, _ = registry.issue(v2)
+    body = check(registry, call(registry.review_event(token)), 200)
+    assert "<th scope=row>Approved version of churn</th><td>v1</td>" in body
+    assert "<th scope=row>Serving version of churn</th><td>v1</td>" in body
+    assert "v2 becomes the approved version, replacing v1" in body and "deploys it automatically" in body
+    assert "v2 is marked rejected and is never deployed. v1 stays the approved version and keeps serving." in body
+
+    registry.ssm.put_parameter(Name="/sagemaker-tiers/registry/churn/approved-model", Value="NONE", Type="String", Overwrite=True)
+    body = check(registry, call(registry.review_event(token)), 200)
+    assert "<th scope=row>Approved version of churn</th><td>none</td>" in body
+    assert "Nothing else is approved, so nothing is deployed." in body
+
+
+def test_result_page_restates_the_decision_and_what_happens_next(registry, pending):
+    token, _, _ = registry.issue(pending)
+    fields = {"token": token, "decision": "approve", "name": "Ada <Lovelace>", "comment": "AUC up & stable"}
+    body = check(registry, call(registry.decision_event(fields)), 200)
+    assert "Your decision was recorded: churn v1 is now approved." in body
+    assert "<th scope=row>Decided by</th><td>Ada &lt;Lovelace&gt;</td>" in body
+    assert "<td>AUC up &amp; stable</td>" in body and " UTC</td>" in body
+    assert "What happens next" in body and "deploys it automatically" in body
+    assert "<form" not in body
+
+
+def test_page_restored_from_the_back_forward_cache_reloads(registry, pending):
+    token, _, _ = registry.issue(pending)
+    body = check(registry, call(registry.review_event(token)), 200)
+    script = re.search(r"<script>(.*?)</script>", body, re.S).group(1)
+    assert "pageshow" in script and "persisted" in script and "location.reload()" in script
+
+
+# ---------------------------------------------------------------- renewing a link (issue 21)
+
+
+SOURCE = "198.51.100.9"
+
+
+def renew_event(registry, token: str, source_ip: str = SOURCE):
+    return registry.api_event(
+        "POST", "/renew", body=f"token={token}", content_type="application/x-www-form-urlencoded", source_ip=source_ip
+    )
+
+
+def test_expired_link_of_a_pending_version_can_be_renewed_once_per_interval(registry, pending, capsys):
+    expired, old_jti, _ = registry.issue(pending, ttl=60, now=time.time() - 3600)
+    body = check(registry, call(renew_event(registry, expired)), 200)
+    assert "sent to the administrators" in body
+    [message] = registry.sent_messages()
+    new_token = re.search(r"/review\?token=([A-Za-z0-9_.-]+)", message["message"]).group(1)
+    assert new_token not in body  # the requester never gets the link
+    assert "A new review link was requested from the review page" in message["message"]
+    check(registry, call(registry.review_event(new_token)), 200)
+
+    # Rate-limited per version, and recorded.
+    body = check(registry, call(renew_event(registry, expired)), 429)
+    assert "Another can be requested from" in body
+    assert len(registry.sent_messages()) == 1
+    record = registry.item(f"renew#{pending}")
+    assert record["state"]["S"] == "renewed"
+    assert record["requested_with_jti"]["S"] == old_jti and record["source_ip"]["S"] == SOURCE
+    assert record["new_jti"]["S"] == approval_tokens_claims(registry, new_token).jti
+    assert any('"review link renewed"' in line for line in capsys.readouterr().out.splitlines())
+
+    later = time.time() + approval_api.RENEW_INTERVAL_SECONDS + 1
+    check(registry, approval_api.route(renew_event(registry, expired), later), 200)
+    assert len(registry.sent_messages()) == 2
+
+
+def approval_tokens_claims(registry, token):
+    import approval_tokens
+
+    return approval_tokens.verify(registry.secret, token, time.time())
+
+
+def test_renewing_replaces_an_unused_link_and_never_undoes_a_decision(registry, pending):
+    lost, _, _ = registry.issue(pending)
+    check(registry, call(renew_event(registry, lost)), 200)
+    body = check(registry, call(registry.review_event(lost)), 409)
+    assert "replaced by a newer one" in body
+    check(registry, call(registry.decision_event({"token": lost, "decision": "approve"})), 409)
+
+    [message] = registry.sent_messages()
+    new_token = re.search(r"/review\?token=([A-Za-z0-9_.-]+)", message["message"]).group(1)
+    check(registry, call(registry.decision_event({"token": new_token, "decision": "approve"})), 200)
+    # Decided: no renewal, and the decision stands.
+    later = time.time() + approval_api.RENEW_INTERVAL_SECONDS + 1
+    body = check(registry, approval_api.route(renew_event(registry, new_token), later), 409)
+    assert "already decided" in body
+    assert registry.status(pending) == "Approved" and len(registry.sent_messages()) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["", "token=", "token=a&token=b", "token=x&decision=approve", "name=x"],
+)
+def test_malformed_renewal_is_400(registry, pending, body):
+    event = registry.api_event("POST", "/renew", body=body or None, content_type="application/x-www-form-urlencoded")
+    check(registry, call(event), 400)
+    assert registry.sent_messages() == []
+
+
+def test_renewal_with_a_forged_link_is_403(registry, pending):
+    token, _, _ = registry.issue(pending)
+    body, sig = token.split(".")
+    forged = f"{body}.{'A' if sig[0] != 'A' else 'B'}{sig[1:]}"
+    check(registry, call(renew_event(registry, forged)), 403)
+    assert registry.sent_messages() == [] and registry.items() == []
+
+
+def test_renewal_publish_failure_is_503_and_can_be_retried_at_once(registry, pending, monkeypatch):
+    token, _, _ = registry.issue(pending)
+
+    def failing(**kwargs):
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "Publish")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(common.client("sns"), "publish", failing)
+        check(registry, call(renew_event(registry, token)), 503)
+    check(registry, call(renew_event(registry, token)), 200)
+    assert len(registry.sent_messages()) == 1

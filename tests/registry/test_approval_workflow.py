@@ -42,12 +42,14 @@ def _methods(template: Template) -> dict[str, dict]:
 def test_api_has_exactly_three_methods_each_authenticated(synthesized) -> None:
     template, _ = synthesized
     methods = _methods(template)
-    assert set(methods) == {"GET /review", "POST /decision", "POST /decisions"}
+    assert set(methods) == {"GET /review", "POST /decision", "POST /decisions", "POST /renew"}
     # The two browser methods carry their credential (a signed single-use token) in the request, validated.
     assert methods["GET /review"]["AuthorizationType"] == "NONE"
     assert methods["GET /review"]["RequestParameters"] == {"method.request.querystring.token": True}
     assert methods["POST /decision"]["AuthorizationType"] == "NONE"
-    assert "RequestValidatorId" in methods["GET /review"] and "RequestValidatorId" in methods["POST /decision"]
+    assert methods["POST /renew"]["AuthorizationType"] == "NONE"  # the token proves the link; admins get the mail
+    for method in ("GET /review", "POST /decision", "POST /renew"):
+        assert "RequestValidatorId" in methods[method]
     # Programs use SigV4.
     assert methods["POST /decisions"]["AuthorizationType"] == "AWS_IAM"
     assert "application/json" in methods["POST /decisions"]["RequestModels"]
@@ -294,3 +296,33 @@ def test_parameter_name_helper(synthesized) -> None:
     _, workflow = synthesized
     group = workflow.groups[0]
     assert workflow.approved_model_parameter_name(group) == "/sagemaker-tiers/registry/group-0/approved-model"
+
+
+def test_review_page_reads_the_reports_bucket_the_parameters_and_sends_renewed_links() -> None:
+    stack = Stack(App(context=app_context()), "RegistryReports")
+    key = MlEncryptionKey(stack, "Key")
+    from sagemaker_tiers import MlBucket
+
+    bucket = MlBucket(stack, "Data", encryption_key=key)
+    workflow = ApprovalWorkflow(stack, "Approval", encryption_key=key, admin_emails=["a@example.com"], metrics_bucket=bucket)
+    workflow.watch(ModelPackageGroup(stack, "Group", model_package_group_name="churn"))
+    template = Template.from_stack(stack)
+    api_role = stack.resolve(workflow.api_function.role.role_name)["Ref"]  # type: ignore[union-attr]
+    statements = [
+        s
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": api_role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    by_action = {a: s for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert json.dumps(by_action["s3:GetObject"]["Resource"]).endswith('"/*"]]}')
+    assert by_action["sns:Publish"]["Resource"] == {"Ref": Match.any_value()} or by_action["sns:Publish"]["Resource"]
+    assert json.dumps(by_action["ssm:GetParameter"]["Resource"]).endswith(':parameter/sagemaker-tiers/registry/*"]]}')
+    decrypt_via = [s["Condition"]["StringEquals"]["kms:ViaService"] for s in statements if s["Action"] == "kms:Decrypt"]
+    assert any("s3." in json.dumps(v) for v in decrypt_via)
+    assert "s3:PutObject" not in by_action and "s3:DeleteObject" not in by_action
+    env = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "approval_api.handler"}})
+    (variables,) = [f["Properties"]["Environment"]["Variables"] for f in env.values()]
+    assert {"METRICS_BUCKET", "TOPIC_ARN", "APPROVAL_URL", "TOKEN_TTL_SECONDS", "PARAMETER_PREFIX"} <= set(variables)
+    # The API's own URL comes from its id (a reference to the stage would be a dependency cycle).
+    assert "Stage" not in json.dumps(variables["APPROVAL_URL"])

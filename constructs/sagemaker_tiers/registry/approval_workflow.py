@@ -36,6 +36,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -85,6 +86,9 @@ class ApprovalWorkflow(Construct):
     :param web_acl_arn: A WAFv2 web ACL to associate with the API stage. Default: none (throttling and tokens
         only; a web ACL costs at least 5 USD a month).
     :param log_retention: Retention of the functions' and the API's logs. Default: one year.
+    :param metrics_bucket: Bucket holding the metrics reports registered with model packages (``ModelMetrics``
+        S3 locations); the review page reads their values from it (read-only, at most 64 KiB per report).
+        Default: none; the page then lists the report locations without values.
     """
 
     def __init__(
@@ -102,6 +106,7 @@ class ApprovalWorkflow(Construct):
         throttling_burst_limit: int = 10,
         web_acl_arn: str | None = None,
         log_retention: logs.RetentionDays = defaults.LOG_RETENTION,
+        metrics_bucket: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, id)
         warn_unless_flag(
@@ -241,6 +246,12 @@ class ApprovalWorkflow(Construct):
 
         self.api = self._rest_api(throttling_rate_limit, throttling_burst_limit, web_acl_arn)
         self.notify_function.add_environment("APPROVAL_URL", self.api.url)
+        # The API sends renewed links itself; its own URL is built from the API's id, not api.url, which refers
+        # to the stage and so (through the methods' integrations) back to the function: a cycle.
+        self.api_function.add_environment(
+            "APPROVAL_URL", f"https://{self.api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/prod/"
+        )
+        self._grant_renew_and_facts(metrics_bucket, token_ttl)
 
         rules = Construct(self, "Rules")
         group_names = Lazy.list(_LazyList(lambda: [g.model_package_group_name for g in self._groups]))
@@ -428,6 +439,39 @@ class ApprovalWorkflow(Construct):
             applies_to=f"Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter{self.parameter_prefix}/*",
         )
 
+    def _grant_renew_and_facts(self, metrics_bucket: s3.IBucket | None, token_ttl: Duration) -> None:
+        """What the review page reads (the group's parameters, metrics reports) and what renewing a link sends."""
+        fn = self.api_function
+        for name, value in {
+            "TOPIC_ARN": self.topic.topic_arn,
+            "TOKEN_TTL_SECONDS": str(int(token_ttl.to_seconds())),
+            "PARAMETER_PREFIX": self.parameter_prefix,
+        }.items():
+            fn.add_environment(name, value)
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]))
+        self._grant_key_via(fn, "sns", "kms:Decrypt", "kms:GenerateDataKey")
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self._parameter_arn_pattern()]))
+        acknowledge(
+            fn.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The review page reads the approved-model and deployed-model parameters of the package's group, under "
+            "the workflow's own parameter prefix; the group names are only known as groups are added.",
+            applies_to=f"Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter{self.parameter_prefix}/*",
+        )
+        if metrics_bucket is None:
+            return
+        fn.add_environment("METRICS_BUCKET", metrics_bucket.bucket_name)
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[metrics_bucket.arn_for_objects("*")]))
+        if metrics_bucket.encryption_key is not None:
+            grant_key_via(fn, metrics_bucket.encryption_key, "s3", "kms:Decrypt")
+        acknowledge_grant(
+            fn,
+            metrics_bucket.arn_for_objects("*"),
+            "The review page reads the metrics reports a model package names (ModelMetrics S3 locations), which the "
+            "training and Autopilot tiers write under run-specific keys: read-only, 64 KiB per report, only numbers "
+            "are shown.",
+        )
+
     def _rule(
         self,
         scope: Construct,
@@ -542,7 +586,18 @@ class ApprovalWorkflow(Construct):
             request_parameters={"method.request.header.Content-Type": True},
             request_validator=token_validator,
         )
-        for method, verb, path in ((review_get, "GET", "/review"), (decision_post, "POST", "/decision")):
+        renew_post = api.root.add_resource("renew").add_method(
+            "POST",
+            integration,
+            authorization_type=apigw.AuthorizationType.NONE,
+            request_parameters={"method.request.header.Content-Type": True},
+            request_validator=token_validator,
+        )
+        for method, verb, path in (
+            (review_get, "GET", "/review"),
+            (decision_post, "POST", "/decision"),
+            (renew_post, "POST", "/renew"),
+        ):
             for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
                 acknowledge(method, rule, token_reason.format(method=verb, path=path))
             skip_checkov(method, "CKV_AWS_59", token_reason.format(method=verb, path=path))

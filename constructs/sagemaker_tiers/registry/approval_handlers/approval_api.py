@@ -18,6 +18,13 @@ Routes:
   comment, name). The model package ARN comes only from the signed token.
 - ``POST /decisions``: IAM-authorized JSON API for programs (the caller is
   ``requestContext.identity.userArn``).
+- ``POST /renew``: the form on the "expired" and "already used" pages (token only): sends the
+  administrators a new link for a version still pending, at most once per version every
+  ``RENEW_INTERVAL_SECONDS`` (429 otherwise), recorded in ``renew#<arn>``; see :func:`renew`.
+
+More environment (the review page and renewals): PARAMETER_PREFIX (the group's approved-model and
+deployed-model parameters), METRICS_BUCKET (optional: the bucket whose metrics reports the page may read),
+TOPIC_ARN, APPROVAL_URL and TOKEN_TTL_SECONDS (as the notify function's, for renewed links).
 
 One decision per link and per package (see :func:`decide` and ``approval_common``'s claims):
 - The link's claim ``token#<jti>`` is taken with a conditional write before deciding. It is fenced with
@@ -41,15 +48,20 @@ import base64
 import binascii
 import html
 import json
+import os
 import time
 import traceback
+import uuid
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-import approval_tokens
 import approval_common as common
+import approval_facts
+import approval_notify
+import approval_pages as pages
+import approval_tokens
 from approval_common import log
 
 COMMENT_MAX = 1000
@@ -63,7 +75,7 @@ CLAIM_LEASE_SECONDS = common.TOKEN_LEASE_SECONDS
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "Content-Security-Policy": pages.CONTENT_SECURITY_POLICY,
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
@@ -73,13 +85,9 @@ JSON_TYPE = "application/json"
 _DECISIONS = {"approve": common.APPROVED, "reject": common.REJECTED}
 _FORM_FIELDS = frozenset({"token", "decision", "comment", "name"})
 _JSON_FIELDS = frozenset({"modelPackageArn", "decision", "comment"})
-_ROUTES = {"/review": "GET", "/decision": "POST", "/decisions": "POST"}
-
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}"
-    "th{text-align:left;vertical-align:top;padding-right:1rem}td{word-break:break-all}"
-    "textarea,input[type=text]{width:100%;box-sizing:border-box}button{margin:1rem 1rem 0 0;padding:.5rem 1.5rem}"
-)
+_ROUTES = {"/review": "GET", "/decision": "POST", "/decisions": "POST", "/renew": "POST"}
+# A version's review link can be renewed once per this interval (the request is recorded either way).
+RENEW_INTERVAL_SECONDS = 15 * 60
 
 
 class HttpError(Exception):
@@ -99,6 +107,8 @@ class Config:
     table_name: str
     watched_groups: frozenset[str]
     arn_prefix: str
+    parameter_prefix: str
+    metrics_bucket: str | None
 
     @classmethod
     def from_env(cls) -> Config:
@@ -107,6 +117,8 @@ class Config:
             table_name=common.require_env("TABLE_NAME"),
             watched_groups=common.watched_groups(),
             arn_prefix=common.own_model_package_prefix(),
+            parameter_prefix=common.require_env("PARAMETER_PREFIX").rstrip("/"),
+            metrics_bucket=os.environ.get("METRICS_BUCKET", "").strip() or None,
         )
 
 
@@ -133,17 +145,8 @@ def _response(status: int, body: str, content_type: str, extra_headers: dict[str
     return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
 
 
-def _page(title: str, body_html: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main><h1>{html.escape(title)}</h1>{body_html}</main></body></html>"
-    )
-
-
 def html_response(status: int, title: str, message: str, extra_html: str = "", headers: dict | None = None) -> dict:
-    return _response(status, _page(title, f"<p>{html.escape(message)}</p>{extra_html}"), HTML_TYPE, headers)
+    return _response(status, pages.message_page(title, message, extra_html), HTML_TYPE, headers)
 
 
 def json_response(status: int, payload: dict[str, Any], headers: dict | None = None) -> dict:
@@ -290,63 +293,18 @@ def _single_query_value(event: dict, name: str) -> str:
     return value
 
 
-def _package_label(package: dict[str, Any]) -> str:
-    version = package.get("ModelPackageVersion") or common.version_from_arn(package["ModelPackageArn"])
-    return f"{package.get('ModelPackageGroupName', '?')} v{version}"
-
-
-def _details_table(package: dict[str, Any], token_exp: int | None) -> str:
-    reports = common.metrics_report_uris(package.get("ModelMetrics"))
-    created = package.get("CreationTime")
-    rows = [
-        ("Model package group", package.get("ModelPackageGroupName", "?")),
-        ("Version", str(package.get("ModelPackageVersion") or common.version_from_arn(package["ModelPackageArn"]))),
-        ("Package ARN", package["ModelPackageArn"]),
-        ("Description", package.get("ModelPackageDescription") or "-"),
-        ("Created at", common.utc_iso(created) if created is not None else "unknown"),
-        ("Created by", common.creator_text(package)),
-        ("Current status", package.get("ModelApprovalStatus", "unknown")),
-    ]
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    report_html = "<ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in reports) + "</ul>" if reports else "none"
-    cells += f"<tr><th>Metrics reports</th><td>{report_html}</td></tr>"
-    if token_exp is not None:
-        cells += f"<tr><th>Link expires at</th><td>{html.escape(common.utc_iso(token_exp))}</td></tr>"
-    return f"<table>{cells}</table>"
-
-
-def render_review_page(package: dict[str, Any], token: str, token_exp: int) -> str:
-    """The review page with the decision form (only for a pending package and an unused token)."""
-    # The first submit button is the form's default button; it is disabled so that pressing
-    # Enter in a text field submits nothing instead of approving.
-    form = (
-        '<form method="post" action="decision">'
-        f'<input type="hidden" name="token" value="{html.escape(token)}">'
-        '<p><label for="comment">Comment (optional)</label><br>'
-        f'<textarea id="comment" name="comment" rows="5" maxlength="{COMMENT_MAX}"></textarea></p>'
-        '<p><label for="name">Your name (optional)</label><br>'
-        f'<input type="text" id="name" name="name" maxlength="{NAME_MAX}" autocomplete="name"></p>'
-        '<button type="submit" disabled hidden aria-hidden="true"></button>'
-        '<button type="submit" name="decision" value="approve">Approve</button>'
-        '<button type="submit" name="decision" value="reject">Reject</button>'
-        "</form>"
-    )
-    intro = "<p>Opening this page changed nothing. The decision is made only when you press Approve or Reject.</p>"
-    return _page(f"Review model {_package_label(package)}", intro + _details_table(package, token_exp) + form)
-
-
 # ---------------------------------------------------------------- AWS steps
 
 
-def _verify_token(token: str, config: Config, now: float) -> approval_tokens.Claims:
+def _verify_token(token: str, config: Config, now: float, *, allow_expired: bool = False) -> approval_tokens.Claims:
     try:
-        return approval_tokens.verify(approval_tokens.load_secret(config.secret_arn), token, now)
+        return approval_tokens.verify(approval_tokens.load_secret(config.secret_arn), token, now, allow_expired=allow_expired)
     except approval_tokens.MalformedToken:
         raise HttpError(400, "Bad request", "The link is not valid.") from None
     except approval_tokens.BadSignature:
-        raise HttpError(403, "Forbidden", "The link is not valid.") from None
+        raise HttpError(403, "Link not valid", _NOT_VALID) from None
     except approval_tokens.Expired:
-        raise HttpError(410, "Link expired", "This review link has expired. Ask for a new one.") from None
+        raise _expired(token, config, now) from None
 
 
 _NOT_DESCRIBABLE = frozenset({"ValidationException", "ResourceNotFound", "AccessDeniedException", "AccessDenied"})
@@ -378,14 +336,43 @@ def describe_watched(arn: str, config: Config) -> dict[str, Any] | None:
     return package
 
 
-def _already_decided(package: dict[str, Any]) -> HttpError:
-    label = _package_label(package)
-    status = package.get("ModelApprovalStatus", "unknown")
+def _already_decided(package: dict[str, Any], now: float) -> HttpError:
+    label = pages.label_of(package)
+    status = pages.plain_status(package.get("ModelApprovalStatus"))
+    return HttpError(409, "Already decided", f"Model {label} was already decided: it is {status}.", pages.decided_html(package, now))
+
+
+def _renewable(package: dict[str, Any] | None, token: str) -> str:
+    """The "send a new link" form, for a version still waiting for a decision."""
+    return pages.renew_form(token) if package and package.get("ModelApprovalStatus") == common.PENDING else ""
+
+
+def _expired(token: str, config: Config, now: float) -> HttpError:
+    claims = approval_tokens.verify(approval_tokens.load_secret(config.secret_arn), token, now, allow_expired=True)
+    package = describe_watched(claims.arn, config)
+    if package is None:
+        return HttpError(403, "Link not valid", _NOT_VALID)
+    if package.get("ModelApprovalStatus") != common.PENDING:
+        return _already_decided(package, now)
     return HttpError(
-        409,
-        "Already decided",
-        f"Model {label} was already decided: its current status is {status}.",
-        _details_table(package, None),
+        410,
+        "Link expired",
+        f"This review link expired on {pages.when_text(claims.exp, now)}. Model {pages.label_of(package)} is still "
+        "waiting for a decision.",
+        _renewable(package, token),
+    )
+
+
+def _link_spent(token: str, package: dict[str, Any], reason: str, now: float) -> HttpError:
+    return HttpError(409, "Link already used", reason, _renewable(package, token) + pages.package_table(pages.Facts(package, now)))
+
+
+def _facts(package: dict[str, Any], config: Config, now: float) -> pages.Facts:
+    return pages.Facts(
+        package=package,
+        now=now,
+        group=approval_facts.group_state(config.parameter_prefix, package.get("ModelPackageGroupName", "")),
+        reports=approval_facts.reports(package, config.metrics_bucket),
     )
 
 
@@ -394,18 +381,24 @@ def review(event: dict, config: Config, now: float) -> dict:
     claims = _verify_token(token, config, now)
     package = describe_watched(claims.arn, config)
     if package is None:
-        raise HttpError(403, "Forbidden", "The link is not valid.")
+        raise HttpError(403, "Link not valid", _NOT_VALID)
     if package.get("ModelApprovalStatus") != common.PENDING:
-        raise _already_decided(package)
+        raise _already_decided(package, now)
     item = (
         common.client("dynamodb")
         .get_item(TableName=config.table_name, Key={"pk": {"S": f"token#{claims.jti}"}}, ConsistentRead=True)
         .get("Item")
     )
     if common.link_state(item, package, now) != "free":
-        raise HttpError(409, "Link already used", "This review link was already used for a decision.")
+        raise _link_spent(token, package, _spent_reason(item), now)
     log("INFO", "review page shown", jti=claims.jti, model_package_arn=claims.arn)
-    return _response(200, render_review_page(package, token, claims.exp), HTML_TYPE)
+    return _response(200, pages.review_page(_facts(package, config, now), token, claims.exp), HTML_TYPE)
+
+
+def _spent_reason(item: dict[str, Any] | None) -> str:
+    if item and (item.get("state") or {}).get("S") == "superseded":
+        return "This review link was replaced by a newer one, sent to the administrators."
+    return "This review link was already used for a decision."
 
 
 def _update_package(arn: str, status: str, description: str) -> None:
@@ -502,9 +495,9 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
     claims = _verify_token(form.token, config, now)
     package = describe_watched(claims.arn, config)
     if package is None:
-        raise HttpError(403, "Forbidden", "The link is not valid.")
+        raise HttpError(403, "Link not valid", _NOT_VALID)
     if package.get("ModelApprovalStatus") != common.PENDING:
-        raise _already_decided(package)
+        raise _already_decided(package, now)
 
     # The link's claim is fenced: a claim whose holder died is taken over only while the package is exactly as
     # that holder saw it, i.e. when the holder provably decided nothing. Once "used" it never reopens.
@@ -526,12 +519,17 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
     )
     if token is None:
         log("INFO", "token replayed", jti=claims.jti, model_package_arn=claims.arn)
-        raise HttpError(409, "Link already used", "This review link was already used for a decision.")
+        item = (
+            common.client("dynamodb")
+            .get_item(TableName=config.table_name, Key={"pk": {"S": f"token#{claims.jti}"}}, ConsistentRead=True)
+            .get("Item")
+        )
+        raise _link_spent(form.token, package, _spent_reason(item), now)
 
     status = _DECISIONS[form.decision]
     source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp") or "unknown"
     description = link_approval_description(status, form.name, claims.jti, source_ip, now, form.comment)
-    label = _package_label(package)
+    label = pages.label_of(package)
     outcome = decide(config, package, status, description, {"channel": {"S": "link"}, "jti": {"S": claims.jti}}, now)
     if outcome.result == UNKNOWN:
         # The link stays claimed: if the decision did not land, the link works again after the lease.
@@ -541,7 +539,7 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
         if outcome.result == CONFLICT:
             raise HttpError(409, "Not applied", _CONFLICT.format(label=label))
         if outcome.result == DECIDED_ELSEWHERE:
-            raise _already_decided(outcome.package or package)
+            raise _already_decided(outcome.package or package, now)
         raise HttpError(
             503, "Try again later", "The decision could not be recorded. Nothing was changed; please try again."
         )
@@ -559,10 +557,14 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
         model_approval_status=status,
         source_ip=source_ip,
     )
-    verb = "approved" if status == common.APPROVED else "rejected"
-    return html_response(200, f"Model {label} {verb}", f"Model {label} is now {status}. Thank you.")
+    decided = {**package, "ModelApprovalStatus": status, "ApprovalDescription": description}
+    return _response(200, pages.result_page(pages.Facts(decided, now), status), HTML_TYPE)
 
 
+_NOT_VALID = (
+    "This link is not valid: it was changed, or it is for a model this approval service does not handle. "
+    "Open the link from the email again, or ask the administrators."
+)
 _UNCONFIRMED = (
     "The decision about model {label} was sent, but it could not be confirmed whether it was recorded. "
     "Open the review link again in a few minutes to see the model's current status."
@@ -610,7 +612,147 @@ def decide_by_iam(event: dict, config: Config, now: float) -> dict:
     return json_response(200, {"modelPackageArn": request.model_package_arn, "modelApprovalStatus": status})
 
 
-_HANDLERS = {"/review": review, "/decision": decide_by_link, "/decisions": decide_by_iam}
+def parse_renew_form(event: dict) -> str:
+    """The token of a ``POST /renew`` form; HttpError 400 when anything is off."""
+    content_type = _header(event, "content-type")
+    if content_type is not None and content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise HttpError(400, "Bad request", "The form must be sent as application/x-www-form-urlencoded.")
+    try:
+        pairs = urllib.parse.parse_qsl(_raw_body(event), strict_parsing=True, errors="strict", max_num_fields=1)
+    except ValueError:
+        raise HttpError(400, "Bad request", "The form could not be read.") from None
+    if len(pairs) != 1 or pairs[0][0] != "token" or not pairs[0][1]:
+        raise HttpError(400, "Bad request", "The form must hold the link's token only.")
+    return pairs[0][1]
+
+
+def renew(event: dict, config: Config, now: float) -> dict:
+    """Send the administrators a new review link for a version still waiting for a decision.
+
+    Only with a genuine link to that version (expired is fine), only while it is pending, at most once per
+    ``RENEW_INTERVAL_SECONDS`` per version (a conditional write on ``renew#<arn>``, which also records who
+    asked, from where and when). The new link goes to the administrators' topic, never to the requester; the
+    links it replaces stop working unless they are already deciding or decided, so no decision is undone.
+    """
+    token = parse_renew_form(event)
+    claims = _verify_token(token, config, now, allow_expired=True)
+    package = describe_watched(claims.arn, config)
+    if package is None:
+        raise HttpError(403, "Link not valid", _NOT_VALID)
+    if package.get("ModelApprovalStatus") != common.PENDING:
+        raise _already_decided(package, now)
+    label = pages.label_of(package)
+    source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp") or "unknown"
+    notify_config = approval_notify.Config.from_env()
+    arn = claims.arn
+    window = {":window": {"N": str(int(now) - RENEW_INTERVAL_SECONDS)}}
+    held = common.claim(
+        config.table_name,
+        f"renew#{arn}",
+        state="renewing",
+        now=now,
+        attributes={
+            "requested_with_jti": {"S": claims.jti},
+            "source_ip": {"S": source_ip},
+            "expires_at": {"N": str(int(now) + RECORD_RETENTION_SECONDS)},
+        },
+        allow="claimed_at < :window",
+        values=window,
+    )
+    if held is None:
+        log("INFO", "review link renewal refused: too soon", model_package_arn=arn, jti=claims.jti, source_ip=source_ip)
+        item = common.client("dynamodb").get_item(
+            TableName=config.table_name, Key={"pk": {"S": f"renew#{arn}"}}, ConsistentRead=True
+        ).get("Item") or {}
+        last = int((item.get("claimed_at") or {}).get("N", str(int(now))))
+        raise HttpError(
+            429,
+            "Too soon",
+            f"A new link for model {label} was requested {pages.duration_text(now - last)} ago. Another can be "
+            f"requested from {pages.when_text(last + RENEW_INTERVAL_SECONDS, now)}.",
+        )
+
+    new_jti = uuid.uuid4().hex
+    exp = int(now) + notify_config.token_ttl_seconds
+    try:
+        secret = approval_tokens.load_secret(config.secret_arn)
+        link = approval_notify.review_link(notify_config.approval_url, approval_tokens.sign(secret, arn, exp, new_jti))
+        subject, body = approval_notify.build_message(package, link, exp)
+        body = (
+            f"A new review link was requested from the review page on {common.utc_iso(now)} (UTC); "
+            "earlier links to this version no longer work.\n\n" + body
+        )
+        message_id = common.client("sns").publish(TopicArn=notify_config.topic_arn, Subject=subject, Message=body)[
+            "MessageId"
+        ]
+    except Exception as exc:
+        log("ERROR", "review link renewal not sent", model_package_arn=arn, error=type(exc).__name__)
+        _best_effort(common.release, held, "could not release the renewal")
+        raise HttpError(503, "Try again later", "The new link could not be sent. Please try again.") from None
+
+    dynamodb = common.client("dynamodb")
+    previous = (
+        dynamodb.get_item(TableName=config.table_name, Key={"pk": {"S": f"notified#{arn}"}}, ConsistentRead=True)
+        .get("Item", {})
+        .get("jti", {})
+        .get("S")
+    )
+    for old in {claims.jti, previous} - {None}:
+        _supersede(config, old, new_jti, now)
+    try:
+        dynamodb.update_item(
+            TableName=config.table_name,
+            Key={"pk": {"S": f"notified#{arn}"}},
+            UpdateExpression="SET #s = :sent, jti = :jti, token_exp = :exp, message_id = :mid, sent_at = :now, "
+            "expires_at = :keep",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={
+                ":sent": {"S": "sent"},
+                ":jti": {"S": new_jti},
+                ":exp": {"N": str(exp)},
+                ":mid": {"S": message_id},
+                ":now": {"N": str(int(now))},
+                ":keep": {"N": str(exp + RECORD_RETENTION_SECONDS)},
+            },
+        )
+    except Exception as exc:
+        log("WARNING", "could not record the renewed request", model_package_arn=arn, error=type(exc).__name__)
+    _best_effort(
+        lambda h: common.finish(h, "renewed", {"new_jti": {"S": new_jti}, "message_id": {"S": message_id}}),
+        held,
+        "could not record the renewal",
+    )
+    log("INFO", "review link renewed", model_package_arn=arn, jti=claims.jti, new_jti=new_jti, source_ip=source_ip)
+    return html_response(
+        200,
+        "New link sent",
+        f"A new review link for model {label} was sent to the administrators' email list. It works until "
+        f"{pages.when_text(exp, now)}. The link you used no longer works.",
+    )
+
+
+def _supersede(config: Config, jti: str, new_jti: str, now: float) -> None:
+    """Mark an unused link as replaced (a link deciding or decided is left as it is)."""
+    try:
+        common.client("dynamodb").update_item(
+            TableName=config.table_name,
+            Key={"pk": {"S": f"token#{jti}"}},
+            UpdateExpression="SET #s = :superseded, superseded_by = :new, decided_at = :now, expires_at = :keep",
+            ConditionExpression="attribute_not_exists(pk)",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={
+                ":superseded": {"S": "superseded"},
+                ":new": {"S": new_jti},
+                ":now": {"N": str(int(now))},
+                ":keep": {"N": str(int(now) + RECORD_RETENTION_SECONDS)},
+            },
+        )
+    except Exception as exc:
+        if common.error_code(exc) != "ConditionalCheckFailedException":
+            log("WARNING", "could not supersede a link", jti=jti, error=type(exc).__name__)
+
+
+_HANDLERS = {"/review": review, "/decision": decide_by_link, "/decisions": decide_by_iam, "/renew": renew}
 
 
 def route(event: dict, now: float) -> dict:

@@ -136,15 +136,15 @@ def creator_text(package: dict[str, Any]) -> str:
     return " ".join(parts) or "unknown"
 
 
-def metrics_report_uris(model_metrics: Any) -> list[str]:
-    """``"ModelQuality.Statistics: s3://..."`` for every report location in ModelMetrics."""
-    found: list[str] = []
+def metrics_report_locations(model_metrics: Any) -> list[tuple[str, str]]:
+    """``("ModelQuality.Statistics", "s3://...")`` for every report location in ModelMetrics."""
+    found: list[tuple[str, str]] = []
 
     def walk(node: Any, path: list[str]) -> None:
         if isinstance(node, dict):
             for key in sorted(node):
                 if key == "S3Uri" and isinstance(node[key], str):
-                    found.append(f"{'.'.join(path) or 'report'}: {node[key]}")
+                    found.append((".".join(path) or "report", node[key]))
                 else:
                     walk(node[key], [*path, str(key)])
         elif isinstance(node, list):
@@ -153,6 +153,11 @@ def metrics_report_uris(model_metrics: Any) -> list[str]:
 
     walk(model_metrics or {}, [])
     return found
+
+
+def metrics_report_uris(model_metrics: Any) -> list[str]:
+    """``"ModelQuality.Statistics: s3://..."`` for every report location in ModelMetrics."""
+    return [f"{label}: {uri}" for label, uri in metrics_report_locations(model_metrics)]
 
 
 def state_change_detail(event: Any) -> dict[str, Any]:

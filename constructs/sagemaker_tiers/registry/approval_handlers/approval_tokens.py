@@ -112,8 +112,11 @@ def sign(secret: bytes, arn: str, exp: int, jti: str) -> str:
     return token
 
 
-def verify(secret: bytes, token: str, now: float) -> Claims:
-    """Return the claims of a genuine, unexpired token; raise a ``TokenError`` subclass otherwise."""
+def verify(secret: bytes, token: str, now: float, *, allow_expired: bool = False) -> Claims:
+    """Return the claims of a genuine, unexpired token; raise a ``TokenError`` subclass otherwise.
+
+    ``allow_expired`` accepts a genuine token past its expiry (only to ask for a new link, never to decide).
+    """
     if not isinstance(token, str) or not token:
         raise MalformedToken("empty or not a string")
     if len(token) > MAX_TOKEN_LENGTH:
@@ -141,7 +144,7 @@ def verify(secret: bytes, token: str, now: float) -> Claims:
         raise MalformedToken("exp")
     if not isinstance(jti, str) or not _JTI_RE.match(jti):
         raise MalformedToken("jti")
-    if now >= exp:
+    if now >= exp and not allow_expired:
         raise Expired("expired")
     return Claims(arn=arn, exp=exp, jti=jti)
 
