@@ -781,6 +781,8 @@ def test_a_decision_read_before_another_landed_is_409(registry, pending, spy_upd
 
     assert answers[0]["statusCode"] == 200
     assert late_answer["statusCode"] == 409
+    if late == "link":  # the page says which decision won: who, how, when
+        assert "The recorded decision" in late_answer["body"] and "IAM-authenticated API" in late_answer["body"]
     assert [c["ModelApprovalStatus"] for c in spy_updates] == ["Approved"]
     assert registry.status(pending) == "Approved"
 

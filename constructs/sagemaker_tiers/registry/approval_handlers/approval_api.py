@@ -197,56 +197,56 @@ def _raw_body(event: dict) -> str:
     """The request body as text (base64-decoded when API Gateway encoded it); HttpError 400 otherwise."""
     body = event.get("body")
     if not isinstance(body, str) or not body:
-        raise HttpError(400, "Bad request", "The request has no body.")
+        raise HttpError(400, "Request not understood", "The request has no body.")
     if len(body) > BODY_MAX_BYTES * 2:
-        raise HttpError(400, "Bad request", "The request body is too large.")
+        raise HttpError(400, "Request not understood", "The request body is too large.")
     if event.get("isBase64Encoded"):
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise HttpError(400, "Bad request", "The request body could not be decoded.") from None
+            raise HttpError(400, "Request not understood", "The request body could not be decoded.") from None
     else:
         try:
             raw = body.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: not text in any encoding
-            raise HttpError(400, "Bad request", "The request body is not valid text.") from None
+            raise HttpError(400, "Request not understood", "The request body is not valid text.") from None
     if len(raw) > BODY_MAX_BYTES:
-        raise HttpError(400, "Bad request", "The request body is too large.")
+        raise HttpError(400, "Request not understood", "The request body is too large.")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise HttpError(400, "Bad request", "The request body is not UTF-8.") from None
+        raise HttpError(400, "Request not understood", "The request body is not UTF-8.") from None
 
 
 def parse_form(event: dict) -> DecisionForm:
     """The decision form of a ``POST /decision`` event; HttpError 400 when anything is off."""
     content_type = _header(event, "content-type")
     if content_type is not None and content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        raise HttpError(400, "Bad request", "The form must be sent as application/x-www-form-urlencoded.")
+        raise HttpError(400, "Request not understood", "The form must be sent as application/x-www-form-urlencoded.")
     text = _raw_body(event)
     try:
         pairs = urllib.parse.parse_qsl(
             text, keep_blank_values=True, strict_parsing=True, errors="strict", max_num_fields=len(_FORM_FIELDS)
         )
     except ValueError:
-        raise HttpError(400, "Bad request", "The form could not be read.") from None
+        raise HttpError(400, "Request not understood", "The form could not be read.") from None
     fields: dict[str, str] = {}
     for key, value in pairs:
         if key not in _FORM_FIELDS or key in fields:
-            raise HttpError(400, "Bad request", "The form has unexpected or repeated fields.")
+            raise HttpError(400, "Request not understood", "The form has unexpected or repeated fields.")
         fields[key] = value.replace("\r\n", "\n")
     token = fields.get("token", "")
     decision = fields.get("decision", "")
     comment = fields.get("comment", "")
     name = fields.get("name", "")
     if not token:
-        raise HttpError(400, "Bad request", "The form has no token.")
+        raise HttpError(400, "Request not understood", "The form has no token.")
     if decision not in _DECISIONS:
-        raise HttpError(400, "Bad request", "The decision must be approve or reject.")
+        raise HttpError(400, "Request not understood", "The decision must be approve or reject.")
     if len(comment) > COMMENT_MAX:
-        raise HttpError(400, "Bad request", f"The comment is longer than {COMMENT_MAX} characters.")
+        raise HttpError(400, "Request not understood", f"The comment is longer than {COMMENT_MAX} characters.")
     if len(name) > NAME_MAX:
-        raise HttpError(400, "Bad request", f"The name is longer than {NAME_MAX} characters.")
+        raise HttpError(400, "Request not understood", f"The name is longer than {NAME_MAX} characters.")
     return DecisionForm(token=token, decision=decision, comment=comment, name=name)
 
 
@@ -255,23 +255,23 @@ def parse_decision_request(event: dict) -> DecisionRequest:
     try:
         payload = json.loads(_raw_body(event))
     except ValueError:
-        raise HttpError(400, "Bad request", "The body is not valid JSON.") from None
+        raise HttpError(400, "Request not understood", "The body is not valid JSON.") from None
     if not isinstance(payload, dict) or not set(payload) <= _JSON_FIELDS:
-        raise HttpError(400, "Bad request", f"The body must be an object with the fields {sorted(_JSON_FIELDS)}.")
+        raise HttpError(400, "Request not understood", f"The body must be an object with the fields {sorted(_JSON_FIELDS)}.")
     arn = payload.get("modelPackageArn")
     decision = payload.get("decision")
     comment = payload.get("comment")
     if not isinstance(arn, str) or not common.MODEL_PACKAGE_ARN_RE.match(arn):
-        raise HttpError(400, "Bad request", "modelPackageArn must be a versioned model package ARN.")
+        raise HttpError(400, "Request not understood", "modelPackageArn must be a versioned model package ARN.")
     if not isinstance(decision, str) or decision not in _DECISIONS:
-        raise HttpError(400, "Bad request", "decision must be approve or reject.")
+        raise HttpError(400, "Request not understood", "decision must be approve or reject.")
     if comment is None:
         comment = ""
     if not isinstance(comment, str) or len(comment) > COMMENT_MAX:
-        raise HttpError(400, "Bad request", f"comment must be a string of at most {COMMENT_MAX} characters.")
+        raise HttpError(400, "Request not understood", f"comment must be a string of at most {COMMENT_MAX} characters.")
     if not _is_text(comment):
         # JSON can escape a lone surrogate ("\\ud800"), which is no character and cannot be stored as UTF-8.
-        raise HttpError(400, "Bad request", "comment must be valid Unicode text.")
+        raise HttpError(400, "Request not understood", "comment must be valid Unicode text.")
     return DecisionRequest(model_package_arn=arn, decision=decision, comment=comment)
 
 
@@ -286,10 +286,10 @@ def _is_text(value: str) -> bool:
 def _single_query_value(event: dict, name: str) -> str:
     multi = (event.get("multiValueQueryStringParameters") or {}).get(name)
     if isinstance(multi, list) and len(multi) > 1:
-        raise HttpError(400, "Bad request", "The link is not valid.")
+        raise HttpError(400, "Request not understood", "The link is not valid.")
     value = (event.get("queryStringParameters") or {}).get(name)
     if not isinstance(value, str) or not value:
-        raise HttpError(400, "Bad request", "The link has no token.")
+        raise HttpError(400, "Request not understood", "The link has no token.")
     return value
 
 
@@ -300,7 +300,7 @@ def _verify_token(token: str, config: Config, now: float, *, allow_expired: bool
     try:
         return approval_tokens.verify(approval_tokens.load_secret(config.secret_arn), token, now, allow_expired=allow_expired)
     except approval_tokens.MalformedToken:
-        raise HttpError(400, "Bad request", "The link is not valid.") from None
+        raise HttpError(400, "Request not understood", "The link is not valid.") from None
     except approval_tokens.BadSignature:
         raise HttpError(403, "Link not valid", _NOT_VALID) from None
     except approval_tokens.Expired:
@@ -537,7 +537,10 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
     if outcome.result != APPLIED:
         _best_effort(common.release, token, "could not release the token")
         if outcome.result == CONFLICT:
-            raise HttpError(409, "Not applied", _CONFLICT.format(label=label))
+            # Say what the other decision was, once it has landed (it may still be being written).
+            winner = _read_back(claims.arn)
+            shown = pages.decided_html(winner, now) if winner and winner.get("ModelApprovalStatus") != common.PENDING else ""
+            raise HttpError(409, "Not applied", _CONFLICT.format(label=label), shown)
         if outcome.result == DECIDED_ELSEWHERE:
             raise _already_decided(outcome.package or package, now)
         raise HttpError(
@@ -579,7 +582,7 @@ def decide_by_iam(event: dict, config: Config, now: float) -> dict:
     identity = (event.get("requestContext") or {}).get("identity") or {}
     caller = identity.get("userArn")
     if not isinstance(caller, str) or not caller.strip():
-        raise HttpError(400, "Bad request", "The caller identity is missing.")
+        raise HttpError(400, "Request not understood", "The caller identity is missing.")
     request = parse_decision_request(event)
     package = describe_watched(request.model_package_arn, config)
     if package is None:
@@ -616,13 +619,13 @@ def parse_renew_form(event: dict) -> str:
     """The token of a ``POST /renew`` form; HttpError 400 when anything is off."""
     content_type = _header(event, "content-type")
     if content_type is not None and content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        raise HttpError(400, "Bad request", "The form must be sent as application/x-www-form-urlencoded.")
+        raise HttpError(400, "Request not understood", "The form must be sent as application/x-www-form-urlencoded.")
     try:
         pairs = urllib.parse.parse_qsl(_raw_body(event), strict_parsing=True, errors="strict", max_num_fields=1)
     except ValueError:
-        raise HttpError(400, "Bad request", "The form could not be read.") from None
+        raise HttpError(400, "Request not understood", "The form could not be read.") from None
     if len(pairs) != 1 or pairs[0][0] != "token" or not pairs[0][1]:
-        raise HttpError(400, "Bad request", "The form must hold the link's token only.")
+        raise HttpError(400, "Request not understood", "The form must hold the link's token only.")
     return pairs[0][1]
 
 
