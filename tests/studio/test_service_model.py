@@ -58,3 +58,12 @@ def test_hidden_tools_and_app_types_cover_every_value_cloudformation_takes() -> 
     for persona, settings in PERSONA_SETTINGS.items():
         assert set(settings.visible_ml_tools) <= set(ALL_ML_TOOLS), persona
         assert set(settings.app_types) <= set(ALL_APP_TYPES), persona
+
+
+def test_cloudformation_and_the_api_together_hide_every_tool_and_app_type_a_persona_does_not_use() -> None:
+    for persona, settings in PERSONA_SETTINGS.items():
+        beyond = settings.hidden_beyond_cloudformation()
+        tools = set(settings.hidden_ml_tools(jumpstart=True)) | set(beyond["HiddenMlTools"])
+        assert tools == set(_api("MlTools")) - set(settings.visible_ml_tools), persona
+        apps = set(settings.hidden_app_types) | set(beyond["HiddenAppTypes"])
+        assert apps == set(_api("AppType")) - set(settings.app_types), persona

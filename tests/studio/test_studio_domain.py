@@ -399,10 +399,10 @@ def test_canvas_settings_are_applied_by_a_custom_resource(synth) -> None:
     assert "GenerativeAiSettings" not in settings and "IdentityProviderOAuthSettings" not in settings
     assert "studio/business-analyst/canvas/" in json.dumps(settings["WorkspaceSettings"]["S3ArtifactPath"])
     assert "Fn::GetAtt" in settings["WorkspaceSettings"]["S3KmsKeyId"]
-    # Only the analysts' profiles can be updated by the handler.
+    # Only the analysts' profiles can be updated by the Canvas settings handler.
     handler_policies = [
         s for r in _resources(synth, "AWS::IAM::Policy").values() for s in r["Properties"]["PolicyDocument"]["Statement"]
-        if "sagemaker:UpdateUserProfile" in _actions(s)
+        if "sagemaker:UpdateUserProfile" in _actions(s) and "/ada" not in json.dumps(s["Resource"]) and "/sam" not in json.dumps(s["Resource"])
     ]
     (update,) = handler_policies
     assert "/bob" in json.dumps(update["Resource"]) and "/ada" not in json.dumps(update["Resource"])
@@ -432,6 +432,27 @@ def test_canvas_apps_without_the_idle_metric_are_bounded_and_alarmed(synth) -> N
         if "cloudwatch:PutMetricData" in _actions(s)
     ]
     assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": "sagemaker-tiers/Studio"}}
+
+
+def test_what_cloudformation_cannot_hide_yet_is_hidden_through_the_api(synth) -> None:
+    # CloudFormation's schema lacks RunningInstances, Datasets and Evaluators (and two Studio Classic app types):
+    # a custom resource per profile adds them through UpdateUserProfile, after the profile and Canvas settings.
+    stack = synth["stack"]
+    resources = {r["Properties"]["UserProfileName"]: r for r in _resources(synth, "Custom::StudioPortalSettings").values()}
+    assert {"ada", "eve", "bob", "sam"} <= set(resources)
+    for name in ("ada", "bob"):
+        hidden = resources[name]["Properties"]["Hidden"]
+        assert hidden["HiddenMlTools"] == ["RunningInstances", "Datasets", "Evaluators"]
+        assert hidden["HiddenAppTypes"] == ["KernelGateway", "RSessionGateway"]
+        assert set(hidden["HiddenInstanceTypes"]) == CLOUDFORMATION_LAGS_INSTANCE_TYPES
+    domain = synth["domain"]
+    assert stack.get_logical_id(domain.user_profiles["bob"]) in resources["bob"]["DependsOn"]
+    assert stack.get_logical_id(domain.canvas_settings["bob"].node.default_child) in resources["bob"]["DependsOn"]
+    (update,) = [
+        s for r in _resources(synth, "AWS::IAM::Policy").values() for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if "sagemaker:UpdateUserProfile" in _actions(s) and "/ada" in json.dumps(s["Resource"])
+    ]
+    assert "sagemaker:DescribeUserProfile" in _actions(update)
 
 
 def test_retained_by_default_and_cleanup_is_opt_in(synth) -> None:

@@ -36,10 +36,12 @@ from sagemaker_tiers.studio.hub import CuratedHub
 from sagemaker_tiers.studio.instance_types import (
     DEFAULT_ALLOWED_INSTANCE_TYPES,
     DEFAULT_INSTANCE_TYPE,
+    STUDIO_APP_INSTANCE_TYPES,
     hidden_instance_types,
     validate_allowed_instance_types,
 )
 from sagemaker_tiers.studio.persona import Persona, PersonaRole
+from sagemaker_tiers.studio.service_model import CLOUDFORMATION_LAGS_INSTANCE_TYPES
 
 NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 NAME_RULE = "1-63 letters, digits or '-', starting and ending with a letter or digit"
@@ -397,7 +399,7 @@ class StudioDomain(Construct):
 
         # -- automation: Canvas settings, cleanup ------------------------------------------------------------
         analysts = [u for u in users if personas[u.name] is Persona.BUSINESS_ANALYST]
-        needs_automation = bool(analysts) or cleanup_on_delete
+        needs_automation = bool(users) or cleanup_on_delete
         self.failed_invocations_queue = (
             _functions.failure_queue(self, "FailedInvocations", encryption_key, alarm_topic) if needs_automation else None
         )
@@ -405,6 +407,9 @@ class StudioDomain(Construct):
         self.canvas_function = None
         if analysts:
             self._canvas(analysts, canvas, bucket, workspace_prefix)
+        self.portal_settings: dict[str, CustomResource] = {}
+        if users:
+            self._portal_beyond_cloudformation(users)
         self.cleanup = self._cleanup(removal_policy) if cleanup_on_delete else None
 
     # -- building blocks ----------------------------------------------------------------------------------------
@@ -511,6 +516,61 @@ class StudioDomain(Construct):
             resource.node.add_dependency(fn.role)  # type: ignore[arg-type]
             self.canvas_settings[user.name] = resource
 
+    def _portal_beyond_cloudformation(self, users: list[StudioUser]) -> None:
+        """Hide through the API what CloudFormation's schema cannot carry yet (see studio/service_model.py):
+        the ML tools, app types and instance types of SageMaker's enums that CloudFormation lags behind.
+        """
+        assert self.failed_invocations_queue is not None
+        fn = _functions.handler_function(
+            self,
+            "PortalSettingsHandler",
+            handler="studio_portal_settings.handler",
+            description="Hides in each user's Studio the tools and app types CloudFormation cannot set yet (UpdateUserProfile)",
+            key=self.encryption_key,
+            queue=self.failed_invocations_queue,
+            topic=self._alarm_topic,
+            timeout=Duration.minutes(3),
+        )
+        self.portal_settings_function = fn
+        stack = Stack.of(self)
+        base = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeUserProfile", "sagemaker:UpdateUserProfile"],
+                resources=[f"{base}:user-profile/{self.domain_id}/{u.name}" for u in users],
+            )
+        )
+        group = Construct(self, "PortalSettings")
+        for user in users:
+            persona = self.personas[user.name]
+            hidden = {k: v for k, v in persona.settings.hidden_beyond_cloudformation().items() if v}
+            # Instance types CloudFormation lags behind cannot be allowed (validated), so all of them are hidden.
+            hidden["HiddenInstanceTypes"] = [t for t in STUDIO_APP_INSTANCE_TYPES if t in CLOUDFORMATION_LAGS_INSTANCE_TYPES]
+            if not hidden:
+                continue
+            revision = hashlib.sha256(
+                json.dumps([user.name, persona.value, self._portal_settings(persona)], sort_keys=True).encode()
+            ).hexdigest()[:16]
+            resource = CustomResource(
+                group,
+                user.name,
+                service_token=fn.function_arn,
+                resource_type="Custom::StudioPortalSettings",
+                properties={
+                    "DomainId": self.domain_id,
+                    "UserProfileName": user.name,
+                    "Hidden": hidden,
+                    # CloudFormation rewrites the profile's portal settings on an update: apply again after it.
+                    "ProfileRevision": revision,
+                },
+                service_timeout=Duration.minutes(5),
+            )
+            resource.node.add_dependency(self.user_profiles[user.name])
+            if user.name in self.canvas_settings:  # one UpdateUserProfile at a time
+                resource.node.add_dependency(self.canvas_settings[user.name])
+            resource.node.add_dependency(fn.role)  # type: ignore[arg-type]
+            self.portal_settings[user.name] = resource
+
     def _cleanup(self, removal_policy: RemovalPolicy) -> CustomResource:
         assert self.failed_invocations_queue is not None
         fn = _functions.handler_function(
@@ -594,7 +654,7 @@ class StudioDomain(Construct):
         )
         # Created last, deleted first: before CloudFormation deletes the profiles, spaces and the domain.
         resource.node.add_dependency(self._resource)
-        for child in (*self.user_profiles.values(), *self.spaces.values(), *self.canvas_settings.values()):
+        for child in (*self.user_profiles.values(), *self.spaces.values(), *self.canvas_settings.values(), *self.portal_settings.values()):
             resource.node.add_dependency(child)
         resource.node.add_dependency(fn.role)  # type: ignore[arg-type]
         return resource
@@ -620,9 +680,9 @@ class StudioDomain(Construct):
         )
 
     def metric_failed_invocations(self, **props) -> cw.Metric:
-        """Automation invocations (Canvas settings, cleanup) that failed every retry."""
+        """Automation invocations (Canvas and portal settings, cleanup) that failed every retry."""
         if self.failed_invocations_queue is None:
-            raise ValidationError("metric_failed_invocations needs automation: add a business analyst or cleanup_on_delete")
+            raise ValidationError("metric_failed_invocations needs automation: add a user or cleanup_on_delete")
         return self.failed_invocations_queue.metric_approximate_number_of_messages_visible(
             **{"period": Duration.minutes(5), "statistic": "Maximum", **props}
         )

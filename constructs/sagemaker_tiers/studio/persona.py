@@ -142,6 +142,13 @@ class PersonaSettings:
         visible = [t for t in self.visible_ml_tools if jumpstart or t != "JumpStart"]
         return [t for t in ALL_ML_TOOLS if t not in visible]
 
+    def hidden_beyond_cloudformation(self) -> dict[str, list[str]]:
+        """What the persona's Studio must also hide that CloudFormation cannot carry yet (applied through the API)."""
+        return {
+            "HiddenMlTools": [t for t in ML_TOOLS if t in CLOUDFORMATION_LAGS_ML_TOOLS and t not in self.visible_ml_tools],
+            "HiddenAppTypes": [t for t in APP_TYPES if t in CLOUDFORMATION_LAGS_APP_TYPES and t not in self.app_types],
+        }
+
 
 PERSONA_SETTINGS: dict[Persona, PersonaSettings] = {
     Persona.DATA_SCIENTIST: PersonaSettings(
