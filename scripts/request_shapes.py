@@ -903,6 +903,13 @@ CUSTOM_RESOURCES: dict[str, dict[str, tuple[str, str, str]]] = {
         "UserProfileName": ("sagemaker", "UpdateUserProfile", "UserProfileName"),
         "Settings": ("sagemaker", "UpdateUserProfile", "UserSettings.CanvasAppSettings"),
     },
+    # studio_portal_settings: UpdateUserProfile(DomainId, UserProfileName,
+    # UserSettings={"StudioWebPortalSettings": <current settings with Hidden's values added>}).
+    "Custom::StudioPortalSettings": {
+        "DomainId": ("sagemaker", "UpdateUserProfile", "DomainId"),
+        "UserProfileName": ("sagemaker", "UpdateUserProfile", "UserProfileName"),
+        "Hidden": ("sagemaker", "UpdateUserProfile", "UserSettings.StudioWebPortalSettings"),
+    },
     # studio_hub_content: CreateHubContentReference(HubName, HubContentName=<model id>, ...) per model.
     "Custom::JumpStartHubModelReferences": {
         "HubName": ("sagemaker", "CreateHubContentReference", "HubName"),
