@@ -98,12 +98,13 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         TabularProblem,
         TabularProblemType,
     )
-    from stacks.app import add_nag_checks
+    from sagemaker_tiers import add_gates
     from tests.conftest import app_context
 
     outdir = tmp_path_factory.mktemp("autopilot-cdk.out")
     app = App(outdir=str(outdir), context=app_context())
-    add_nag_checks(app)
+    # cdk-nag only: Control Tower's rules run once on the whole app (tests/stacks/test_app.py, `make synth`).
+    add_gates(app, control_tower=False)
     stack = Stack(app, "AutopilotTest")
     key = MlEncryptionKey(stack, "Key")
     bucket = MlBucket(stack, "Data", encryption_key=key, event_bridge_enabled=True)

@@ -13,8 +13,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_iam as iam
 
-from sagemaker_tiers import ApprovalWorkflow, MlBucket, MlEncryptionKey, ModelPackageGroup
-from stacks.app import add_nag_checks
+from sagemaker_tiers import ApprovalWorkflow, MlBucket, MlEncryptionKey, ModelPackageGroup, add_gates
 from tests.conftest import app_context
 
 
@@ -26,7 +25,8 @@ def _role(stack: Stack) -> iam.Role:
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = App(outdir=str(outdir), context=app_context())
-    add_nag_checks(app)
+    # cdk-nag only: Control Tower's rules run once on the whole app (tests/stacks/test_app.py, `make synth`).
+    add_gates(app, control_tower=False)
     data = Stack(app, "Data")
     key = MlEncryptionKey(data, "Key")
     bucket = MlBucket(data, "Bucket", encryption_key=key)

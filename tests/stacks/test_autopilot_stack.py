@@ -9,8 +9,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from sagemaker_tiers import ValidationError
-from stacks.app import add_nag_checks
+from sagemaker_tiers import ValidationError, add_gates
 from stacks.autopilot_stack import AutopilotConfig, AutopilotStack
 from stacks.config import read_config
 from tests.conftest import app_context, base_stacks
@@ -19,7 +18,8 @@ from tests.conftest import app_context, base_stacks
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[AutopilotStack, Template, dict]:
     app = App(outdir=str(tmp_path_factory.mktemp("autopilot-stack")), context=app_context())
-    add_nag_checks(app)
+    # cdk-nag only: Control Tower's rules run once on the whole app (tests/stacks/test_app.py, `make synth`).
+    add_gates(app, control_tower=False)
     config, foundation, registry = base_stacks(app)
     stack = AutopilotStack(app, f"{config.project_name}-autopilot", config=config, foundation=foundation, registry=registry)
     app.synth()  # raises on any unacknowledged cdk-nag finding

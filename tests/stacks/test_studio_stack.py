@@ -9,8 +9,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from sagemaker_tiers import ValidationError
-from stacks.app import add_nag_checks
+from sagemaker_tiers import ValidationError, add_gates
 from stacks.config import read_config
 from stacks.studio_stack import StudioConfig, StudioStack
 from tests.conftest import app_context, base_stacks
@@ -20,7 +19,8 @@ from tests.conftest import app_context, base_stacks
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[StudioStack, dict, Path]:
     outdir = tmp_path_factory.mktemp("studio-out")
     app = App(outdir=str(outdir), context=app_context())
-    add_nag_checks(app)
+    # cdk-nag only: Control Tower's rules run once on the whole app (tests/stacks/test_app.py, `make synth`).
+    add_gates(app, control_tower=False)
     config, foundation, registry = base_stacks(app)
     stack = StudioStack(app, f"{config.project_name}-studio", config=config, foundation=foundation, registry=registry)
     app.synth()  # raises on any unacknowledged cdk-nag finding

@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import App
 
 from sagemaker_tiers.core import ValidationError
-from stacks.app import add_nag_checks
+from sagemaker_tiers import add_gates
 from stacks.config import read_config
 from stacks.training_stack import TrainingConfig, TrainingStack
 from tests.conftest import app_context, base_stacks
@@ -22,7 +22,8 @@ from tests.conftest import app_context, base_stacks
 def synthesized(tmp_path_factory: pytest.TempPathFactory):
     outdir = tmp_path_factory.mktemp("training-cdk.out")
     app = App(outdir=str(outdir), context=app_context())
-    add_nag_checks(app)
+    # cdk-nag only: Control Tower's rules run once on the whole app (tests/stacks/test_app.py, `make synth`).
+    add_gates(app, control_tower=False)
     config, foundation, registry = base_stacks(app)
     stack = TrainingStack(app, f"{config.project_name}-training", config=config, foundation=foundation, registry=registry)
     app.synth()  # raises on any unacknowledged cdk-nag finding
