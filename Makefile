@@ -17,7 +17,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup synth test pytest browser gates cfn-lint checkov request-shapes nag-report bench clean
+.PHONY: setup synth test pytest browser typecheck gates cfn-lint checkov request-shapes nag-report bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -42,9 +42,9 @@ synth: setup
 	cdk synth --quiet
 	@ls cdk.out/*.template.json
 
-## test: pytest, then the gates on a fresh `make synth` (cdk-nag and Control Tower at synth): cfn-lint, checkov and
-## the request-shape gate.
-test: pytest gates
+## test: pytest, mypy --strict on the library's construct modules, then the gates on a fresh `make synth` (cdk-nag
+## and Control Tower at synth): cfn-lint, checkov and the request-shape gate.
+test: pytest typecheck gates
 
 pytest: setup $(CHECKOV_STAMP) browser
 	$(BIN)/python -m pytest
@@ -59,6 +59,10 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } || \
 	  echo "chromium and chromium-driver could not be installed: the approval page's browser test will be skipped"; \
 	else echo "chromium and chromium-driver are missing and need root and apt-get: the approval page's browser test will be skipped"; fi
+
+## typecheck: mypy --strict on the construct modules (settings and what is excluded, and why: pyproject.toml).
+typecheck: setup
+	$(BIN)/mypy
 
 gates: synth cfn-lint checkov request-shapes
 
@@ -81,4 +85,4 @@ bench: setup
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable
 
 from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
@@ -442,7 +443,7 @@ class AutopilotJob(Construct):
 
     def _definition(self) -> sfn.IChainable:
         states = Construct(self, "States")
-        uuid_part = lambda index: sfn.JsonPath.array_get_item(sfn.JsonPath.string_split(sfn.JsonPath.uuid(), "-"), index)  # noqa: E731
+        uuid_part: Callable[[int], str] = lambda index: sfn.JsonPath.array_get_item(sfn.JsonPath.string_split(sfn.JsonPath.uuid(), "-"), index)  # noqa: E731
         prepare = sfn.Pass(
             states,
             "Prepare",
@@ -619,7 +620,7 @@ class AutopilotJob(Construct):
         poll_failed.next(stop)
         stop.next(notify_failure)
 
-        throttled = {"errors": [sfn.Errors.TASKS_FAILED], "interval": Duration.seconds(10), "max_attempts": 3, "backoff_rate": 2}
+        throttled: dict[str, Any] = {"errors": [sfn.Errors.TASKS_FAILED], "interval": Duration.seconds(10), "max_attempts": 3, "backoff_rate": 2}
         create.add_retry(**throttled)
         # A retried create whose first attempt went through finds its own job: poll it instead of failing.
         create.add_catch(wait, errors=["SageMaker.ResourceInUseException"], result_path="$.error")
@@ -690,7 +691,7 @@ class AutopilotJob(Construct):
             },
         )
         # The job's containers get network interfaces in the network's subnets and security group only.
-        ec2_arn = lambda kind, name: stack.format_arn(service="ec2", resource=kind, resource_name=name)  # noqa: E731
+        ec2_arn: Callable[[str, str], str] = lambda kind, name: stack.format_arn(service="ec2", resource=kind, resource_name=name)  # noqa: E731
         iam.Grant.add_to_principal(
             grantee=role,
             actions=[

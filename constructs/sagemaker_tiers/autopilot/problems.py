@@ -252,7 +252,7 @@ class TabularProblem(AutopilotProblem):
             # ProblemType and CompletionCriteria are always rendered: the API takes ProblemType together with the
             # objective, and moto's CreateAutoMLJobV2 requires both.
             "ProblemType": self.problem_type.value,  # type: ignore[union-attr]
-            "Mode": self.mode.value,  # type: ignore[union-attr]
+            "Mode": self.mode.value,  # type: ignore[attr-defined]
             "CompletionCriteria": completion,
         }
         if self.algorithms:

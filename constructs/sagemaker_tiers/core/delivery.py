@@ -98,7 +98,7 @@ class ExactSqsDestination:
         self._queue = queue
         self._key = key
 
-    def bind(self, scope: Construct, fn: lambda_.IFunction, *, type=None) -> lambda_.DestinationConfig:  # noqa: A002
+    def bind(self, scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None) -> lambda_.DestinationConfig:  # noqa: A002
         fn.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self._queue.queue_arn]))
         fn.add_to_role_policy(
             iam.PolicyStatement(

@@ -93,7 +93,7 @@ def acknowledge(scope: IConstruct, rule: str, reason: str, *, applies_to: str | 
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=f"[{rule}] {reason}" if rule.startswith("CT.") else reason))
 
 
-def _unseen(resource: CfnResource, value: Any) -> str | None:
+def _unseen(resource: IConstruct, value: Any) -> str | None:
     """How ``value`` of ``resource`` reaches its template, if a Control Tower rule cannot see it; else None.
 
     Literal strings and same-stack ``Ref``/``Fn::GetAtt`` are what the rules read; a reference to another stack's

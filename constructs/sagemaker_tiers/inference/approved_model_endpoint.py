@@ -22,7 +22,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import alarm_on_any, grant_key_via, last_stop_queue
@@ -51,7 +51,7 @@ VARIANT_NAME = "AllTraffic"
 NONE = "NONE"
 _ENDPOINT_NAME = r"[a-z0-9](-*[a-z0-9]){0,39}"
 _PARAMETER_NAME = r"(/[A-Za-z0-9_.-]+){1,15}"
-_RETRY = {"errors": ["States.TaskFailed"], "interval": Duration.seconds(5), "max_attempts": 3, "backoff_rate": 2.0}
+_RETRY: dict[str, Any] = {"errors": ["States.TaskFailed"], "interval": Duration.seconds(5), "max_attempts": 3, "backoff_rate": 2.0}
 #: SageMaker answers DescribeEndpoint for a missing endpoint with an unmodelled ValidationException
 #: ('Could not find endpoint "<arn>".'), which a Step Functions aws-sdk task reports as a task failure just as it
 #: reports throttling; only the message tells them apart.
@@ -449,35 +449,35 @@ class ApprovedModelEndpoint(Construct):
         """Let ``grantee`` start a deployment by hand (``states:StartExecution`` with any input, e.g. ``{}``)."""
         return self.state_machine.grant_start_execution(grantee)
 
-    def metric_executions_failed(self, **props) -> cw.Metric:
+    def metric_executions_failed(self, **props: Any) -> cw.Metric:
         """Deployments that failed (Sum over 5 minutes)."""
         return self.state_machine.metric_failed(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
 
-    def metric_executions_timed_out(self, **props) -> cw.Metric:
+    def metric_executions_timed_out(self, **props: Any) -> cw.Metric:
         """Deployments that hit the state machine timeout (Sum over 5 minutes)."""
         return self.state_machine.metric_timed_out(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
 
-    def metric_executions_succeeded(self, **props) -> cw.Metric:
+    def metric_executions_succeeded(self, **props: Any) -> cw.Metric:
         """Executions that succeeded, deployments and no-ops alike (Sum over 5 minutes)."""
         return self.state_machine.metric_succeeded(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
 
-    def metric_dead_letters(self, **props) -> cw.Metric:
+    def metric_dead_letters(self, **props: Any) -> cw.Metric:
         """Trigger events that could not start the state machine within 24 hours (visible DLQ messages)."""
         return self.dead_letter_queue.metric_approximate_number_of_messages_visible(**{"period": Duration.minutes(5), "statistic": "Maximum", **props})
 
-    def metric_invocations(self, **props) -> cw.Metric:
+    def metric_invocations(self, **props: Any) -> cw.Metric:
         """InvokeEndpoint requests (Sum per minute)."""
         return self._endpoint_metric("Invocations", **props)
 
-    def metric_invocation_5xx_errors(self, **props) -> cw.Metric:
+    def metric_invocation_5xx_errors(self, **props: Any) -> cw.Metric:
         """Requests the endpoint answered with 5XX (Sum per minute)."""
         return self._endpoint_metric("Invocation5XXErrors", **props)
 
-    def metric_invocation_model_errors(self, **props) -> cw.Metric:
+    def metric_invocation_model_errors(self, **props: Any) -> cw.Metric:
         """Requests that did not get a valid model response: 4XX/5XX from the container, timeouts (Sum per minute)."""
         return self._endpoint_metric("InvocationModelErrors", **props)
 
-    def metric_model_latency(self, **props) -> cw.Metric:
+    def metric_model_latency(self, **props: Any) -> cw.Metric:
         """Time the model took to respond, in microseconds (p90 per minute)."""
         return self._endpoint_metric("ModelLatency", **{"statistic": "p90", **props})
 
@@ -813,7 +813,7 @@ class ApprovedModelEndpoint(Construct):
         notify_failure.add_catch(release_after_failure, errors=["States.ALL"], result_path="$.notifyError")
         notify_failure.next(release_after_failure)
 
-        def fail_with(state_id: str, error: str, cause: str) -> sfn.Pass:
+        def fail_with(state_id: str, error: str, cause: str) -> sfn.Chain:
             """A Pass that records a detected failure as ``$.error`` and continues to the failure path."""
             return sfn.Pass(
                 states, state_id, parameters={"Error": error, "Cause.$": cause}, result_path="$.error"
@@ -829,7 +829,7 @@ class ApprovedModelEndpoint(Construct):
             )
             return count
 
-        def unusable(state_id: str, status_path: str) -> tuple[sfn.Condition, sfn.Pass]:
+        def unusable(state_id: str, status_path: str) -> tuple[sfn.Condition, sfn.Chain]:
             """The endpoint statuses no update gets out of, and the failure that reports them."""
             return (
                 sfn.Condition.or_(*(sfn.Condition.string_equals(status_path, status) for status in ("OutOfService", "UpdateRollbackFailed"))),
@@ -1026,8 +1026,8 @@ class ApprovedModelEndpoint(Construct):
         )
 
         # -- model and configuration --
-        container: dict = {"ModelPackageName": sfn.JsonPath.string_at("$.approved.Value")}
-        create_model_params: dict = {
+        container: dict[str, Any] = {"ModelPackageName": sfn.JsonPath.string_at("$.approved.Value")}
+        create_model_params: dict[str, Any] = {
             "ModelName": sfn.JsonPath.string_at("$.names.resource"),
             "ExecutionRoleArn": self.model_role.role_arn,
             "PrimaryContainer": container,
@@ -1049,15 +1049,15 @@ class ApprovedModelEndpoint(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
-        variant: dict = {"VariantName": VARIANT_NAME, "ModelName": sfn.JsonPath.string_at("$.names.resource")}
+        variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": sfn.JsonPath.string_at("$.names.resource")}
         if self.serverless:
-            serverless_config: dict = {"MemorySizeInMB": memory_size_in_mb, "MaxConcurrency": max_concurrency}
+            serverless_config: dict[str, Any] = {"MemorySizeInMB": memory_size_in_mb, "MaxConcurrency": max_concurrency}
             if provisioned_concurrency is not None:
                 serverless_config["ProvisionedConcurrency"] = provisioned_concurrency
             variant["ServerlessConfig"] = serverless_config
         else:
             variant.update({"InstanceType": self.instance_type, "InitialInstanceCount": instance_count, "InitialVariantWeight": 1})
-        config_params: dict = {
+        config_params: dict[str, Any] = {
             "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource"),
             "ProductionVariants": [variant],
             "Tags": tags,
@@ -1108,7 +1108,7 @@ class ApprovedModelEndpoint(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
-        routing: dict = {"Type": {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}[traffic_shift], "WaitIntervalInSeconds": int(bake_time.to_seconds())}
+        routing: dict[str, Any] = {"Type": {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}[traffic_shift], "WaitIntervalInSeconds": int(bake_time.to_seconds())}
         if traffic_shift == "canary":
             routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": traffic_step_percent}
         elif traffic_shift == "linear":
@@ -1397,7 +1397,7 @@ class ApprovedModelEndpoint(Construct):
     def _alarm(self, scope: Construct, id: str, metric: cw.Metric, description: str, action: cw.IAlarmAction, *, evaluation_periods: int) -> cw.Alarm:
         return alarm_on_any(scope, id, metric, description=description, action=action, evaluation_periods=evaluation_periods)
 
-    def _endpoint_metric(self, metric_name: str, **props) -> cw.Metric:
+    def _endpoint_metric(self, metric_name: str, **props: Any) -> cw.Metric:
         return cw.Metric(
             **{
                 "namespace": "AWS/SageMaker",
@@ -1436,6 +1436,6 @@ class ApprovedModelEndpoint(Construct):
         return str(imported["Fn::ImportValue"])
 
     @staticmethod
-    def _logical_id_of(construct: Construct) -> str:
+    def _logical_id_of(construct: IConstruct) -> str:
         child = construct.node.default_child
         return Stack.of(construct).get_logical_id(child) if child is not None else construct.node.id  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ notify the administrators' topic.
 
 from __future__ import annotations
 
+from typing import Any
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -324,15 +325,15 @@ class ApprovalWorkflow(Construct):
         )
         return grant
 
-    def metric_dead_letters(self, **props) -> cw.Metric:
+    def metric_dead_letters(self, **props: Any) -> cw.Metric:
         """Events that exhausted their retries (visible messages in the dead-letter queue)."""
         return self.dead_letter_queue.metric_approximate_number_of_messages_visible(**{"period": Duration.minutes(5), "statistic": "Maximum", **props})
 
-    def metric_failed_invocations(self, **props) -> cw.Metric:
+    def metric_failed_invocations(self, **props: Any) -> cw.Metric:
         """Async invocations that failed every retry (visible messages in the on-failure queue)."""
         return self.failed_invocations_queue.metric_approximate_number_of_messages_visible(**{"period": Duration.minutes(5), "statistic": "Maximum", **props})
 
-    def metric_api_server_errors(self, **props) -> cw.Metric:
+    def metric_api_server_errors(self, **props: Any) -> cw.Metric:
         """5xx responses of the approval API."""
         return self.api.metric_server_error(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
 
@@ -480,7 +481,7 @@ class ApprovalWorkflow(Construct):
         statuses: list[str] | None,
         fn: lambda_.IFunction,
     ) -> events.Rule:
-        detail: dict = {"ModelPackageGroupName": group_names}
+        detail: dict[str, Any] = {"ModelPackageGroupName": group_names}
         if statuses:
             detail["ModelApprovalStatus"] = statuses
         return events.Rule(

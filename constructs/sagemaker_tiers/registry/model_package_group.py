@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from aws_cdk import ArnFormat, Names, RemovalPolicy, Resource, Stack, Token
 from aws_cdk import aws_iam as iam
@@ -188,7 +188,7 @@ class ModelPackageGroup(_ModelPackageGroupBase):
         if policy is not None:
             self._resource.model_package_group_policy = policy
 
-    def _cross_account_policy(self, name: str, read: list[str], register: list[str]) -> dict | None:
+    def _cross_account_policy(self, name: str, read: list[str], register: list[str]) -> dict[str, Any] | None:
         if not read and not register:
             return None
         stack = Stack.of(self)
@@ -240,7 +240,7 @@ class ModelPackageGroup(_ModelPackageGroupBase):
     def from_model_package_group_arn(scope: Construct, id: str, model_package_group_arn: str) -> IModelPackageGroup:
         """Import a group by ARN (``arn:aws:sagemaker:<region>:<account>:model-package-group/<name>``)."""
         if Token.is_unresolved(model_package_group_arn):
-            name = Stack.of(scope).split_arn(model_package_group_arn, ArnFormat.SLASH_RESOURCE_NAME).resource_name
+            name = cast(str, Stack.of(scope).split_arn(model_package_group_arn, ArnFormat.SLASH_RESOURCE_NAME).resource_name)
         else:
             require_match(
                 "model_package_group_arn",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -156,7 +158,7 @@ class CanvasIdleShutdown(Construct):
             ],
         )
 
-    def metric_unmeasured_apps(self, domain: StudioDomain | None = None, **props) -> cw.Metric:
+    def metric_unmeasured_apps(self, domain: StudioDomain | None = None, **props: Any) -> cw.Metric:
         """Running Canvas apps without Canvas's idle metric at the last check (their idleness is unknown)."""
         return cw.Metric(
             namespace="sagemaker-tiers/Studio",
@@ -165,6 +167,6 @@ class CanvasIdleShutdown(Construct):
             **{"period": Duration.minutes(60), "statistic": "Maximum", **props},
         )
 
-    def metric_errors(self, **props) -> cw.Metric:
+    def metric_errors(self, **props: Any) -> cw.Metric:
         """Failed idle checks (each leaves idle apps running until the next check)."""
         return self.function.metric_errors(**{"period": Duration.minutes(15), "statistic": "Sum", **props})

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import jsii
 from aws_cdk import CustomResource, Duration, IStableStringProducer, Lazy, Names, RemovalPolicy, Stack
@@ -14,6 +14,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -379,7 +380,7 @@ class StudioDomain(Construct):
         self.spaces: dict[str, sagemaker.CfnSpace] = {}
         S = sagemaker.CfnSpace
         for shared in shared_spaces:
-            space = sagemaker.CfnSpace(
+            cfn_space = sagemaker.CfnSpace(
                 spaces,
                 shared.name,
                 domain_id=self.domain_id,
@@ -393,9 +394,9 @@ class StudioDomain(Construct):
                     ),
                 ),
             )
-            space.apply_removal_policy(removal_policy)
-            space.node.add_dependency(self.user_profiles[shared.owner])
-            self.spaces[shared.name] = space
+            cfn_space.apply_removal_policy(removal_policy)
+            cfn_space.node.add_dependency(self.user_profiles[shared.owner])
+            self.spaces[shared.name] = cfn_space
 
         # -- automation: Canvas settings, cleanup ------------------------------------------------------------
         analysts = [u for u in users if personas[u.name] is Persona.BUSINESS_ANALYST]
@@ -404,7 +405,7 @@ class StudioDomain(Construct):
             _functions.failure_queue(self, "FailedInvocations", encryption_key, alarm_topic) if needs_automation else None
         )
         self.canvas_settings: dict[str, CustomResource] = {}
-        self.canvas_function = None
+        self.canvas_function: lambda_.IFunction | None = None
         if analysts:
             self._canvas(analysts, canvas, bucket, workspace_prefix)
         self.portal_settings: dict[str, CustomResource] = {}
@@ -428,7 +429,7 @@ class StudioDomain(Construct):
                 self.roles[persona].grant_canvas_register(self._canvas_group)
         return self.roles[persona]
 
-    def _portal_settings(self, persona: Persona) -> dict:
+    def _portal_settings(self, persona: Persona) -> dict[str, Any]:
         settings = persona.settings
         return {
             "hidden_app_types": settings.hidden_app_types,
@@ -444,7 +445,7 @@ class StudioDomain(Construct):
         if options.time_series_forecasting:
             canvas_endpoints.update(CANVAS_FORECAST_ENDPOINTS)
         self.network.add_interface_endpoints(canvas_endpoints)
-        forecast: dict = {"Status": "ENABLED" if options.time_series_forecasting else "DISABLED"}
+        forecast: dict[str, Any] = {"Status": "ENABLED" if options.time_series_forecasting else "DISABLED"}
         self.canvas_forecast_role: iam.Role | None = None
         if options.time_series_forecasting:
             # Without AmazonForecastRoleArn Canvas passes the execution role to Amazon Forecast, which would then
@@ -453,7 +454,7 @@ class StudioDomain(Construct):
             # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TimeSeriesForecastingSettings.html
             self.canvas_forecast_role = self.roles[Persona.BUSINESS_ANALYST].add_canvas_forecast_role(bucket, prefix)
             forecast["AmazonForecastRoleArn"] = self.canvas_forecast_role.role_arn
-        settings: dict = {
+        settings: dict[str, Any] = {
             "TimeSeriesForecastingSettings": forecast,
             "ModelRegisterSettings": {"Status": "ENABLED" if options.model_package_group is not None else "DISABLED"},
             "WorkspaceSettings": {"S3ArtifactPath": bucket.s3_uri(prefix), "S3KmsKeyId": self.encryption_key.key_arn},
@@ -513,7 +514,7 @@ class StudioDomain(Construct):
                 service_timeout=Duration.minutes(5),
             )
             resource.node.add_dependency(self.user_profiles[user.name])
-            resource.node.add_dependency(fn.role)  # type: ignore[arg-type]
+            resource.node.add_dependency(fn.role)
             self.canvas_settings[user.name] = resource
 
     def _portal_beyond_cloudformation(self, users: list[StudioUser]) -> None:
@@ -568,7 +569,7 @@ class StudioDomain(Construct):
             resource.node.add_dependency(self.user_profiles[user.name])
             if user.name in self.canvas_settings:  # one UpdateUserProfile at a time
                 resource.node.add_dependency(self.canvas_settings[user.name])
-            resource.node.add_dependency(fn.role)  # type: ignore[arg-type]
+            resource.node.add_dependency(fn.role)
             self.portal_settings[user.name] = resource
 
     def _cleanup(self, removal_policy: RemovalPolicy) -> CustomResource:
@@ -656,7 +657,7 @@ class StudioDomain(Construct):
         resource.node.add_dependency(self._resource)
         for child in (*self.user_profiles.values(), *self.spaces.values(), *self.canvas_settings.values(), *self.portal_settings.values()):
             resource.node.add_dependency(child)
-        resource.node.add_dependency(fn.role)  # type: ignore[arg-type]
+        resource.node.add_dependency(fn.role)
         return resource
 
     # -- public API ---------------------------------------------------------------------------------------------
@@ -679,7 +680,7 @@ class StudioDomain(Construct):
             resource_arns=[f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:user-profile/{self.domain_id}/{user_profile_name}"],
         )
 
-    def metric_failed_invocations(self, **props) -> cw.Metric:
+    def metric_failed_invocations(self, **props: Any) -> cw.Metric:
         """Automation invocations (Canvas and portal settings, cleanup) that failed every retry."""
         if self.failed_invocations_queue is None:
             raise ValidationError("metric_failed_invocations needs automation: add a user or cleanup_on_delete")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 import re
 from collections.abc import Sequence
 
@@ -154,7 +155,7 @@ class CuratedHub(Construct):
         )
         self.references.node.add_dependency(self._resource)
         # The handler's permissions exist before CloudFormation first invokes it, and stay until the last delete.
-        self.references.node.add_dependency(self.function.role)  # type: ignore[arg-type]
+        self.references.node.add_dependency(self.function.role)
 
     def _hub_arn(self) -> str:
         stack = Stack.of(self)
@@ -231,7 +232,7 @@ class CuratedHub(Construct):
             )
         return grant
 
-    def metric_reference_errors(self, **props) -> cw.Metric:
+    def metric_reference_errors(self, **props: Any) -> cw.Metric:
         """Errors of the handler that keeps the references (each is a failed create/update/delete)."""
         return self.function.metric_errors(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
 

@@ -485,7 +485,7 @@ class PersonaRole(Construct):
         self._add(
             ["CreateModelPackage"],
             # IAM authorizes CreateModelPackage on the new version only (model-package is its one resource type).
-            [group.model_package_arn_pattern],  # type: ignore[attr-defined]
+            [group.model_package_arn_pattern],
             {"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
         )
         group._acknowledge_versions(self.role)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
@@ -29,7 +29,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 import jsii
-from constructs import Construct, IValidation
+from constructs import Construct, IConstruct, IValidation
 
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import alarm_on_any, last_stop_queue
@@ -439,8 +439,8 @@ class TrainingPipeline(Construct):
         ):
             if isinstance(types, str) or not types:
                 raise ValidationError(f"{prop} must be a non-empty list of MIME types, got {types!r}")
-            for value in types:
-                require_match(prop, value, r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[^;]{1,200})?", "a list of MIME types such as 'text/csv'")
+            for mime in types:
+                require_match(prop, mime, r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[^;]{1,200})?", "a list of MIME types such as 'text/csv'")
             require_unique(prop, list(types))
         if notification_topic is not None and not hasattr(notification_topic, "topic_arn"):
             raise ValidationError(f"notification_topic must be an sns.ITopic, got {notification_topic!r}")
@@ -1583,12 +1583,12 @@ class _AcknowledgeResolved:
     validation, which runs after that and before the validation plugins.
     """
 
-    def __init__(self, role: Construct, resources: list[tuple[str, str]]) -> None:
+    def __init__(self, role: IConstruct, resources: list[tuple[str, str]]) -> None:
         self._role = role
         self._resources = resources
 
     @classmethod
-    def add(cls, role: Construct, resources: list[tuple[str, str]]) -> None:
+    def add(cls, role: IConstruct, resources: list[tuple[str, str]]) -> None:
         role.node.add_validation(cls(role, resources))
 
     def validate(self) -> list[str]:
@@ -1605,7 +1605,7 @@ def _flatten(value: Any) -> str:
     if isinstance(value, dict) and len(value) == 1:
         (key, arg), = value.items()
         if key == "Fn::Join":
-            return arg[0].join(_flatten(v) for v in arg[1])
+            return cast(str, arg[0]).join(_flatten(v) for v in arg[1])
         if key == "Fn::Sub":
             return _flatten(arg)
         if key == "Fn::GetAtt":
