@@ -1,6 +1,6 @@
 """The library as a user installs it: sdist and wheel built from a clean copy, the wheel installed (not editable)
 into a fresh virtual environment outside the repository, and README's "Use it in your own app" synthesized there
-with the real CDK CLI and cdk-nag on.
+with the real CDK CLI, cdk-nag and Control Tower's rules (cdklabs' cfn-guard plugin) on.
 
 This is the one slow test of its kind (a build, a venv and a full install): pip's cache makes the install
 download-free after the first run, and the versions are constrained to the dev pins so it installs what every
@@ -28,6 +28,8 @@ from sagemaker_tiers.training import EXAMPLE_IMAGE_DIRECTORY
 from tests.conftest import ROOT
 
 SECTION = "## Use it in your own app"
+#: cdklabs' cfn-guard plugin: installed beside the wheel, add_gates turns on Control Tower's rules too.
+CFN_GUARD = "cdklabs-cdk-validator-cfnguard"
 
 
 def _own_app_blocks(markdown: str) -> tuple[str, str]:
@@ -52,7 +54,7 @@ def _site_packages(venv: Path) -> Path:
 def _dev_pins() -> list[str]:
     """The dev extra's exact pins of what the library and its [nag] extra install."""
     dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
-    return [pin for pin in dev if pin.split("==")[0] in {"aws-cdk-lib", "constructs", "cdk-nag"}]
+    return [pin for pin in dev if pin.split("==")[0] in {"aws-cdk-lib", "constructs", "cdk-nag", CFN_GUARD}]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # compiles it by default, so its __pycache__ folders exist as in any pip install.
     _run(
         sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--disable-pip-version-check",
-        "--quiet", "--no-compile", "-c", constraints, f"{wheel}[nag]",
+        "--quiet", "--no-compile", "-c", constraints, f"{wheel}[nag]", CFN_GUARD,
     )
     _run(venv / "bin" / "python", "-m", "compileall", "-q", _site_packages(venv) / "sagemaker_tiers")
 
@@ -93,10 +95,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"dist": dist, "wheel": wheel, "venv": venv, "out": app / "cdk.out"}
 
 
-def test_the_readme_section_synthesizes_from_a_wheel_with_cdk_nag_on(installed: dict[str, Path]) -> None:
+def test_the_readme_section_synthesizes_from_a_wheel_with_cdk_nag_and_control_tower_on(installed: dict[str, Path]) -> None:
     report = json.loads((installed["out"] / "validation-report.json").read_text())
     plugins = {p["pluginName"]: p for p in report["pluginReports"]}
-    assert {"AwsSolutions", "Serverless"} <= set(plugins)
+    assert {"AwsSolutions", "Serverless", "cdk-validator-cfnguard"} <= set(plugins)
     assert [v["ruleName"] for p in plugins.values() for v in p["violations"]] == []
     site = _site_packages(installed["venv"])
     assert (site / "sagemaker_tiers" / "__init__.py").is_file()  # a real install, not a link to the repository
