@@ -160,7 +160,7 @@ def test_async_failures_go_to_an_on_failure_queue(synthesized) -> None:
         assert config["Properties"]["MaximumRetryAttempts"] == 2
 
 
-def test_functions_are_traced_sized_and_promote_is_serialized(synthesized) -> None:
+def test_functions_are_traced_sized_and_none_reserves_concurrency(synthesized) -> None:
     template, workflow = synthesized
     functions = template.find_resources("AWS::Lambda::Function")
     assert len(functions) == 3
@@ -171,8 +171,15 @@ def test_functions_are_traced_sized_and_promote_is_serialized(synthesized) -> No
         assert props["LoggingConfig"]["LogGroup"]
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "approval_promote.handler", "ReservedConcurrentExecutions": 1, "Environment": {"Variables": Match.object_like({"PARAMETER_PREFIX": "/sagemaker-tiers/registry", "WATCHED_GROUPS": "group-0,group-1"})}},
+        {"Handler": "approval_promote.handler", "Environment": {"Variables": Match.object_like({"PARAMETER_PREFIX": "/sagemaker-tiers/registry", "WATCHED_GROUPS": "group-0,group-1", "TABLE_NAME": Match.any_value()})}},
     )
+    # No function reserves concurrency: Lambda lets a function reserve only what leaves the account 100 unreserved
+    # executions (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), and new accounts
+    # often have a quota of 10, so any reservation fails there. Promote serializes per group with a lease instead.
+    assert all("ReservedConcurrentExecutions" not in fn["Properties"] for fn in functions.values())
+    [promote] = [s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+                 if s["Action"] == ["dynamodb:DeleteItem", "dynamodb:PutItem"]]
+    assert "DecisionsTable" in json.dumps(promote["Resource"])
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {"Handler": "approval_notify.handler", "Environment": {"Variables": Match.object_like({"TOKEN_TTL_SECONDS": "259200", "APPROVAL_URL": Match.any_value()})}},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import approval_common as common
 import approval_promote as promote
 import pytest
@@ -225,3 +227,121 @@ def test_version_taken_back_to_pending_stops_being_the_approved_model(registry):
 
     registry.set_status(v1, "PendingManualApproval")
     assert promote.handler(registry.state_change_event(v1), None)["value"] == "NONE"
+
+
+# -- per-group serialization (a lease in the approval table, no reserved concurrency) ----------------------
+
+
+class FakeClock:
+    """Time that moves only when the handler sleeps; ``on_sleep`` runs at each sleep (another invocation's move)."""
+
+    def __init__(self, start: float = 1_800_000_000.0, on_sleep=None) -> None:
+        self.now, self.sleeps, self.on_sleep = start, 0, on_sleep
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += seconds
+        if self.on_sleep:
+            self.on_sleep(self)
+
+
+def _config():
+    return promote.Config.from_env()
+
+
+def test_a_reconcile_takes_and_releases_its_group_lock(registry, monkeypatch):
+    v1 = registry.create_package("churn")
+    registry.set_status(v1, "Approved")
+    seen: list = []
+    real = promote.reconcile
+    monkeypatch.setattr(promote, "reconcile", lambda g, c: seen.append(registry.item("promote-lock#churn")) or real(g, c))
+
+    assert promote.handler(registry.state_change_event(v1), None)["value"] == v1
+    [held] = seen
+    assert held["owner"]["S"] and int(held["expires_at"]["N"]) > time.time() + promote.LOCK_WAIT_SECONDS
+    assert registry.item("promote-lock#churn") is None
+
+
+def test_a_held_lock_is_waited_for_then_the_newest_view_is_written(registry):
+    v1 = registry.create_package("churn")
+    v2 = registry.create_package("churn")
+    registry.set_status(v1, "Approved")
+    clock = FakeClock()
+    assert promote.acquire_lock(registry.table_name, "churn", "other-invocation", clock())
+
+    def holder_finishes(c):  # the holder writes its (older) view and releases after two polls
+        if c.sleeps == 2:
+            promote.reconcile("churn", _config())
+            registry.set_status(v2, "Approved")
+            promote.release_lock(registry.table_name, "churn", "other-invocation")
+
+    clock.on_sleep = holder_finishes
+    result = promote.reconcile_serialized("churn", _config(), "me", clock=clock, sleep=clock.sleep)
+
+    assert result["value"] == v2 and clock.sleeps == 2
+    assert [h["Value"] for h in registry.parameter_history("churn")] == [v1, v2]
+    assert registry.item("promote-lock#churn") is None
+
+
+def test_a_lock_held_for_the_whole_wait_fails_for_a_retry_and_writes_nothing(registry):
+    v1 = registry.create_package("churn")
+    registry.set_status(v1, "Approved")
+    clock = FakeClock()
+    promote.acquire_lock(registry.table_name, "churn", "other-invocation", clock())
+
+    with pytest.raises(promote.GroupBusy, match="churn"):
+        promote.reconcile_serialized("churn", _config(), "me", clock=clock, sleep=clock.sleep)
+    assert registry.parameter("churn") is None
+    assert registry.item("promote-lock#churn")["owner"]["S"] == "other-invocation"
+    assert clock.now - 1_800_000_000.0 >= promote.LOCK_WAIT_SECONDS
+
+
+def test_the_lease_outlives_the_function_timeout_and_a_dead_holders_lock_is_taken_over(registry):
+    v1 = registry.create_package("churn")
+    registry.set_status(v1, "Approved")
+    start = 1_800_000_000.0
+    promote.acquire_lock(registry.table_name, "churn", "died", start)
+    # Still held at the end of the longest run the holder could have (the function's 25-second timeout).
+    assert not promote.acquire_lock(registry.table_name, "churn", "me", start + 25)
+    assert promote.LOCK_WAIT_SECONDS < 25 < promote.LOCK_LEASE_SECONDS
+
+    clock = FakeClock(start + promote.LOCK_LEASE_SECONDS + 1)
+    assert promote.reconcile_serialized("churn", _config(), "me", clock=clock, sleep=clock.sleep)["value"] == v1
+    assert clock.sleeps == 0 and registry.item("promote-lock#churn") is None
+
+
+def test_groups_do_not_wait_for_each_other(registry):
+    v1 = registry.create_package("fraud")
+    registry.set_status(v1, "Approved")
+    clock = FakeClock()
+    promote.acquire_lock(registry.table_name, "churn", "other-invocation", clock())
+
+    assert promote.reconcile_serialized("fraud", _config(), "me", clock=clock, sleep=clock.sleep)["value"] == v1
+    assert clock.sleeps == 0
+
+
+def test_the_lock_is_released_when_the_reconcile_fails(registry, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("SageMaker is down")
+
+    monkeypatch.setattr(common.client("sagemaker"), "list_model_packages", broken)
+    with pytest.raises(RuntimeError, match="down"):
+        promote.reconcile_serialized("churn", _config(), "me")
+    assert registry.item("promote-lock#churn") is None
+
+
+def test_a_taken_over_lock_is_not_released_by_its_former_holder(registry):
+    promote.acquire_lock(registry.table_name, "churn", "slow", 1_000.0)
+    promote.acquire_lock(registry.table_name, "churn", "new", 1_000.0 + promote.LOCK_LEASE_SECONDS + 1)
+    promote.release_lock(registry.table_name, "churn", "slow")
+    assert registry.item("promote-lock#churn")["owner"]["S"] == "new"
+
+
+def test_the_table_is_required(registry, monkeypatch):
+    monkeypatch.delenv("TABLE_NAME")
+    v1 = registry.create_package("churn")
+    with pytest.raises(common.ConfigError, match="TABLE_NAME"):
+        promote.handler(approve(registry, v1), None)

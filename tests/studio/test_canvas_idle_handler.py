@@ -121,9 +121,29 @@ def test_a_failed_delete_fails_the_run_after_handling_the_other_apps(sagemaker_s
     _publish(cloudwatch, "b", LIMIT + 100)
     stubber.add_response("list_apps", {"Apps": [_app("a"), _app("b")]}, {"DomainIdEquals": DOMAIN_ID, "MaxResults": 100})
     stubber.add_client_error("delete_app", "ThrottlingException", "slow down")
+    stubber.add_response("describe_app", {**_app("a"), "Status": "InService"}, _key("a"))
     stubber.add_response("delete_app", {}, _key("b"))
     with pytest.raises(RuntimeError, match="1 Canvas app"):
         idle.shutdown_idle_apps(client, cloudwatch, DOMAIN_ID, LIMIT, NOW)
+
+
+@pytest.mark.parametrize(
+    "after_failure",
+    [
+        lambda stubber: stubber.add_response("describe_app", {**_app("a"), "Status": "Deleting"}, _key("a")),
+        lambda stubber: stubber.add_response("describe_app", {**_app("a"), "Status": "Deleted"}, _key("a")),
+        lambda stubber: stubber.add_client_error("describe_app", "ResourceNotFound", "App does not exist"),
+    ],
+)
+def test_an_app_an_overlapping_check_deleted_first_is_not_an_error(sagemaker_stub, cloudwatch, after_failure) -> None:
+    # The function reserves no concurrency (new accounts cannot), so a retried check may run beside the next one.
+    client, stubber = sagemaker_stub
+    _publish(cloudwatch, "a", LIMIT + 100)
+    stubber.add_response("list_apps", {"Apps": [_app("a")]}, {"DomainIdEquals": DOMAIN_ID, "MaxResults": 100})
+    stubber.add_client_error("delete_app", "ValidationException", "App is in Deleting status")
+    after_failure(stubber)
+    [decision] = idle.shutdown_idle_apps(client, cloudwatch, DOMAIN_ID, LIMIT, NOW)
+    assert decision["Action"] == "already-deleted"
 
 
 @pytest.mark.parametrize("event", [{}, {"source": "aws.events"}, {"detail-type": "Scheduled Event", "source": "aws.s3"}, "x"])

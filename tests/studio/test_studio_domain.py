@@ -413,8 +413,11 @@ def test_idle_canvas_apps_are_checked_on_a_schedule(synth) -> None:
     template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(15 minutes)", "Targets": [Match.object_like({"DeadLetterConfig": Match.any_value(), "RetryPolicy": Match.any_value()})]})
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "studio_canvas_idle.handler", "ReservedConcurrentExecutions": 1, "Environment": {"Variables": Match.object_like({"IDLE_LIMIT_SECONDS": "9000"})}},
+        {"Handler": "studio_canvas_idle.handler", "Environment": {"Variables": Match.object_like({"IDLE_LIMIT_SECONDS": "9000"})}},
     )
+    # Deploys into a new account: no function of the tier reserves concurrency.
+    for fn in _resources(synth, "AWS::Lambda::Function").values():
+        assert "ReservedConcurrentExecutions" not in fn["Properties"]
 
 
 def test_canvas_apps_without_the_idle_metric_are_bounded_and_alarmed(synth) -> None:

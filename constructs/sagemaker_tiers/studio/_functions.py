@@ -94,8 +94,8 @@ def handler_function(
         skip_checkov(
             fn,
             "CKV_AWS_115",
-            "Invoked only by CloudFormation for this stack's custom resources (a handful of requests per "
-            "deployment); reserving concurrency would take it from the account's pool.",
+            "Invoked by CloudFormation for this stack's custom resources (a handful of requests per deployment) or "
+            "by a schedule; reserving concurrency would take it from the account's pool, which new accounts lack.",
         )
     acknowledge(
         role,

@@ -93,8 +93,9 @@ class CanvasIdleShutdown(Construct):
                 "METRIC_LOOKBACK_SECONDS": "3600",
                 "UNMEASURED_LIMIT_SECONDS": str(int(unmeasured_limit.to_seconds())),
             },
-            # One check at a time: two overlapping checks would delete the same app twice.
-            reserved_concurrent_executions=1,
+            # No reserved concurrency (Lambda refuses one that leaves an account fewer than 100 unreserved executions;
+            # new accounts often have 10): overlapping checks are harmless, the handler treats an app another check
+            # already deleted as done. https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
         )
         stack = Stack.of(self)
         base = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"

@@ -14,39 +14,65 @@ hold the ARN of the one with the highest version.
   write nothing, and an event about an older version never replaces a newer approved one.
 - If the parameter does not exist and nothing is approved, nothing is created.
 
-Concurrent invocations for the same group can interleave their read and write; deploy the
-function with a reserved concurrency of 1 so reconciliations run one at a time.
+Reconciliations of one group run one at a time: two concurrent ones could interleave their read and
+write and leave an older view last (and the inference tier deploys every value written). A per-group lease
+in the approval table serializes them without reserved concurrency (which new accounts cannot grant):
+the lock is a conditional put of ``promote-lock#<group>`` that succeeds only when no live lease exists. A
+waiting invocation polls for ``LOCK_WAIT_SECONDS`` and then raises :class:`GroupBusy`, so Lambda retries
+the event later (then the on-failure queue). The lease outlives the function's timeout, so a live holder
+never loses it; a holder that died is taken over once its lease expires (and DynamoDB's TTL removes it).
 
 Environment:
 - PARAMETER_PREFIX: e.g. ``/sagemaker-tiers/registry`` (no trailing slash).
 - WATCHED_GROUPS: comma-separated model package group names; other groups are ignored.
+- TABLE_NAME: the approval table (partition key ``pk``, TTL attribute ``expires_at``) holding the locks.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import approval_common as common
 from approval_common import MalformedEvent, log
 
-__all__ = ["MalformedEvent", "NONE", "handler", "parse_event", "parameter_name", "latest_approved", "reconcile"]
+__all__ = [
+    "GroupBusy", "MalformedEvent", "NONE", "handler", "parse_event", "parameter_name", "latest_approved",
+    "reconcile", "reconcile_serialized",
+]
 
 NONE = "NONE"
 PAGE_SIZE = 100  # ListModelPackages MaxResults (the API maximum)
+#: Lease of a group lock: longer than the function's 25-second timeout, so only a dead holder's lease expires.
+LOCK_LEASE_SECONDS = 60
+#: How long an invocation waits for another one's lock before failing for a later retry (within the timeout).
+LOCK_WAIT_SECONDS = 15
+LOCK_POLL_SECONDS = 0.5
+
+
+class GroupBusy(RuntimeError):
+    """Another invocation held the group's lock for the whole wait: raised so Lambda retries the event."""
 
 
 @dataclass(frozen=True)
 class Config:
     parameter_prefix: str
     watched_groups: frozenset[str]
+    table_name: str
 
     @classmethod
     def from_env(cls) -> Config:
         prefix = common.require_env("PARAMETER_PREFIX").rstrip("/")
         if not prefix.startswith("/"):
             raise common.ConfigError("PARAMETER_PREFIX must start with '/'")
-        return cls(parameter_prefix=prefix, watched_groups=common.watched_groups())
+        return cls(
+            parameter_prefix=prefix,
+            watched_groups=common.watched_groups(),
+            table_name=common.require_env("TABLE_NAME"),
+        )
 
 
 def parse_event(event: Any) -> str:
@@ -128,6 +154,66 @@ def reconcile(group: str, config: Config) -> dict[str, Any]:
     return {"status": "updated", "parameter": name, "value": desired}
 
 
+def lock_key(group: str) -> str:
+    return f"promote-lock#{group}"
+
+
+def acquire_lock(table_name: str, group: str, owner: str, now: float) -> bool:
+    """Take ``group``'s lock for ``owner`` unless a live lease (``expires_at`` in the future) holds it."""
+    try:
+        common.client("dynamodb").put_item(
+            TableName=table_name,
+            Item={
+                "pk": {"S": lock_key(group)},
+                "owner": {"S": owner},
+                "expires_at": {"N": str(int(now) + LOCK_LEASE_SECONDS)},
+            },
+            ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+            ExpressionAttributeValues={":now": {"N": str(int(now))}},
+        )
+    except Exception as exc:
+        if common.error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def release_lock(table_name: str, group: str, owner: str) -> None:
+    """Drop the lock if ``owner`` still holds it (a lock taken over after expiry is left to its new holder)."""
+    try:
+        common.client("dynamodb").delete_item(
+            TableName=table_name,
+            Key={"pk": {"S": lock_key(group)}},
+            ConditionExpression="#o = :owner",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
+    except Exception as exc:
+        if common.error_code(exc) != "ConditionalCheckFailedException":
+            raise
+
+
+def reconcile_serialized(
+    group: str,
+    config: Config,
+    owner: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """:func:`reconcile` under ``group``'s lock; :class:`GroupBusy` when it stays held for ``LOCK_WAIT_SECONDS``."""
+    deadline = clock() + LOCK_WAIT_SECONDS
+    while not acquire_lock(config.table_name, group, owner, clock()):
+        if clock() >= deadline:
+            log("WARNING", "group lock busy", group=group, waited_seconds=LOCK_WAIT_SECONDS)
+            raise GroupBusy(f"another promotion of group {group} held its lock for {LOCK_WAIT_SECONDS} s; retrying later")
+        sleep(LOCK_POLL_SECONDS)
+    try:
+        return reconcile(group, config)
+    finally:
+        release_lock(config.table_name, group, owner)
+
+
 def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         group = parse_event(event)
@@ -138,4 +224,4 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if group not in config.watched_groups:
         log("INFO", "group not watched", group=group)
         return {"status": "ignored"}
-    return reconcile(group, config)
+    return reconcile_serialized(group, config, common.request_id(context) or str(uuid.uuid4()))

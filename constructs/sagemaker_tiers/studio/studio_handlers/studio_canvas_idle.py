@@ -18,6 +18,11 @@ What "idle" means here, exactly:
 4. An app idle for *more than* ``IDLE_LIMIT_SECONDS`` is deleted with ``DeleteApp`` (its datasets and models
    stay in S3; the user relaunches Canvas in about a minute).
 
+Checks may overlap (the function reserves no concurrency: new accounts cannot grant it, and a retried check can
+run beside the next scheduled one). A ``DeleteApp`` that fails because another check already deleted the app
+(``DescribeApp`` then says ``Deleting``/``Deleted``, or finds no app) is recorded as ``already-deleted``, not as an
+error.
+
 A malformed event raises (retries, then the on-failure queue); an AWS error on one app is logged and the
 others are still handled, then the invocation fails so the error alarm fires.
 """
@@ -145,7 +150,7 @@ def shutdown_idle_apps(
                 seconds, limit, source = age_seconds(app, now), unmeasured_limit_seconds, "unmeasured"
             action = "deleted" if seconds > limit else "kept"
             if action == "deleted":
-                sagemaker.delete_app(**key)
+                action = _delete(sagemaker, key)
             decisions.append({"UserProfileName": profile, "AppName": name, "IdleSeconds" if source == "metric" else "AgeSeconds": int(seconds),
                               "Action": action, "Source": source})
         except Exception as error:  # noqa: BLE001 - handle the other apps, then fail the invocation
@@ -157,6 +162,26 @@ def shutdown_idle_apps(
     if errors:
         raise RuntimeError(f"{len(errors)} Canvas app(s) could not be checked or deleted: {'; '.join(errors)}")
     return decisions
+
+
+def _delete(sagemaker: Any, key: Mapping[str, str]) -> str:
+    """``DeleteApp``; "already-deleted" when it fails because an overlapping check deleted the app first."""
+    try:
+        sagemaker.delete_app(**key)
+        return "deleted"
+    except Exception as error:
+        if _gone(sagemaker, key):
+            LOG.info("Canvas app of %s was already being deleted: %s", key["UserProfileName"], error)
+            return "already-deleted"
+        raise
+
+
+def _gone(sagemaker: Any, key: Mapping[str, str]) -> bool:
+    try:
+        return sagemaker.describe_app(**key).get("Status") in ("Deleting", "Deleted")
+    except Exception as error:  # noqa: BLE001 - only "not found" means gone; anything else keeps the first error
+        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+        return code in ("ResourceNotFound", "ResourceNotFoundException")
 
 
 def check_event(event: Any) -> None:
