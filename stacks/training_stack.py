@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack, Tags
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from constructs import Construct
 
@@ -20,6 +21,7 @@ from sagemaker_tiers.training import (
     TrainingPipeline,
 )
 from sagemaker_tiers.training.instance_types import require_training_instance_type
+from sagemaker_tiers.training.training_pipeline import IMAGE_URI_PATTERN
 from stacks.config import CONTEXT_PREFIX, AppConfig, read_config
 from stacks.foundation_stack import FoundationStack
 from stacks.registry_stack import RegistryStack
@@ -55,6 +57,15 @@ class TrainingConfig:
     #: Start of every training job name and the IAM scope of the state machine (1-24 lowercase letters, digits,
     #: '-'); empty for ``<group>-<8 hex digits of the project name>``, distinct per project.
     training_job_name_prefix: str = ""
+    #: A SageMaker-provided image to train with instead of building ``example_image/`` (for example a prebuilt
+    #: framework image, ``<account>.dkr.ecr.<region>.amazonaws.com/<name>:<tag>``); deploying then needs no Docker.
+    #: Empty: the example image is built from the repository at deploy time (needs a Docker engine).
+    training_image_uri: str = ""
+    #: An ECR repository of this account holding the training image (for example the example image, pushed once
+    #: from a machine with Docker); the role may pull from it. Empty: see ``training_image_uri``.
+    training_image_repository: str = ""
+    #: Tag (or ``sha256:<digest>``) of the image in ``training_image_repository``.
+    training_image_tag: str = "latest"
 
     def validate(self) -> None:
         key = CONTEXT_PREFIX
@@ -78,6 +89,25 @@ class TrainingConfig:
                 r"[a-z0-9](-*[a-z0-9]){0,23}",
                 "1-24 lowercase letters, digits or '-', starting and ending with a letter or digit, or empty",
             )
+        if self.training_image_uri and self.training_image_repository:
+            raise ValidationError(
+                f"{key}training_image_uri and {key}training_image_repository select the training image two ways; set "
+                f"one (or neither, to build example_image/), got {self.training_image_uri!r} and {self.training_image_repository!r}"
+            )
+        if self.training_image_uri:
+            require_match(
+                key + "training_image_uri", self.training_image_uri, IMAGE_URI_PATTERN,
+                "an ECR image URI '<account>.dkr.ecr.<region>.amazonaws.com/<name>:<tag>' or '...@sha256:<digest>', or empty",
+            )
+        if self.training_image_repository:
+            require_match(
+                key + "training_image_repository", self.training_image_repository, r"[a-z0-9]+([._/-][a-z0-9]+)*",
+                "an ECR repository name of this account (lowercase letters, digits, '.', '_', '-', '/'), or empty",
+            )
+            require_match(
+                key + "training_image_tag", self.training_image_tag, r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64}",
+                "an image tag or 'sha256:<64 hex digits>'",
+            )
         for name in ("training_use_spot", "training_schedule_enabled", "training_on_new_data"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError(f"{key}{name} must be true or false, got {getattr(self, name)!r}")
@@ -85,8 +115,9 @@ class TrainingConfig:
 
 class TrainingStack(Stack):
     """Deploys a :class:`TrainingPipeline` for the example churn model: the image in
-    ``sagemaker_tiers/training/example_image`` (built at deploy time), the foundation's bucket, key and network,
-    the registry's group, and the approval workflow's topic for failure notifications and alarms."""
+    ``sagemaker_tiers/training/example_image`` (built at deploy time) unless ``training_image_uri`` or
+    ``training_image_repository`` selects an existing one, the foundation's bucket, key and network, the registry's
+    group, and the approval workflow's topic for failure notifications and alarms."""
 
     def __init__(
         self,
@@ -110,7 +141,7 @@ class TrainingStack(Stack):
             encryption_key=foundation.key,
             network=foundation.network,
             model_package_group=group,
-            image_directory=EXAMPLE_IMAGE_DIRECTORY,
+            **self._image(cfg),
             input_channels=[
                 TrainingChannel("train", f"{prefix}train/", content_type="text/csv"),
                 TrainingChannel("validation", f"{prefix}validation/", content_type="text/csv"),
@@ -132,6 +163,16 @@ class TrainingStack(Stack):
         # Prefixes, not s3:// URIs: an output may not re-export the foundation's bucket name (cfn-lint W6001).
         CfnOutput(self, "DatasetPrefix", value=prefix, description="Upload train/ and validation/ CSV files under this prefix of the ML bucket")
         CfnOutput(self, "ModelPrefix", value=cfg.training_output_prefix, description="Model artifacts and training reports, per job")
+
+
+    def _image(self, cfg: TrainingConfig) -> dict[str, Any]:
+        """The pipeline's image source: an existing image when configured, else the example folder (Docker)."""
+        if cfg.training_image_uri:
+            return {"image_uri": cfg.training_image_uri}
+        if cfg.training_image_repository:
+            repository = ecr.Repository.from_repository_name(self, "TrainingImageRepository", cfg.training_image_repository)
+            return {"repository": repository, "tag": cfg.training_image_tag}
+        return {"image_directory": EXAMPLE_IMAGE_DIRECTORY}
 
 
 def _job_prefix(project_name: str, group_name: str) -> str:

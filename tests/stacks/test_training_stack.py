@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from aws_cdk import App
+from aws_cdk.assertions import Template
 
 from sagemaker_tiers.core import ValidationError
 from sagemaker_tiers import add_gates
@@ -108,6 +109,8 @@ def _import_values(value):
         ("training_use_spot", "maybe", r"sagemaker-tiers:training_use_spot must be true or false, got 'maybe'"),
         ("training_input_prefix", "datasets/churn", r"sagemaker-tiers:training_input_prefix must end with '/'"),
         ("training_output_prefix", "/models/", r"sagemaker-tiers:training_output_prefix must be a relative S3 key prefix"),
+        ("training_image_uri", "python:3.12", r"sagemaker-tiers:training_image_uri must be an ECR image URI .* got 'python:3.12'"),
+        ("training_image_repository", "Churn", r"sagemaker-tiers:training_image_repository must be an ECR repository name .* got 'Churn'"),
     ],
 )
 def test_invalid_configuration_fails_naming_the_key(key, value, match):
@@ -132,3 +135,52 @@ def test_the_example_image_folder_ships_with_the_package():
     from sagemaker_tiers.training import EXAMPLE_IMAGE_DIRECTORY
 
     assert {p.name for p in Path(EXAMPLE_IMAGE_DIRECTORY).iterdir()} >= {"Dockerfile", "train.py"}
+
+
+#: SageMaker's scikit-learn framework image in us-east-1 (registry paths per region:
+#: https://docs.aws.amazon.com/sagemaker/latest/dg-ecr-paths/sagemaker-algo-docker-registry-paths.html).
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+
+
+@pytest.fixture(scope="module")
+def existing_images(tmp_path_factory: pytest.TempPathFactory):
+    """The app's training stack with a SageMaker-provided image (cdk-nag on) and with an image of this account."""
+    outdir = tmp_path_factory.mktemp("training-image-uri")
+    app = App(outdir=str(outdir), context=app_context(training_image_uri=SKLEARN_IMAGE))
+    add_nag_checks(app)
+    config, foundation, registry = base_stacks(app)
+    stack = TrainingStack(app, f"{config.project_name}-training", config=config, foundation=foundation, registry=registry)
+    app.synth()  # raises on any unacknowledged cdk-nag finding
+    own = App(context=app_context(training_image_repository="churn-training", training_image_tag="v3"))
+    own_config, own_foundation, own_registry = base_stacks(own)
+    own_stack = TrainingStack(own, "Training", config=own_config, foundation=own_foundation, registry=own_registry)
+    return SimpleNamespace(
+        outdir=outdir, stack=stack, template=json.loads((outdir / f"{stack.artifact_id}.template.json").read_text()),
+        own=Template.from_stack(own_stack).to_json(),
+    )
+
+
+def test_an_image_uri_replaces_the_example_image_so_no_docker_is_needed(existing_images):
+    # No Docker image asset anywhere in the app: `cdk deploy --all` publishes file assets only.
+    for manifest in existing_images.outdir.glob("*.assets.json"):
+        assert json.loads(manifest.read_text()).get("dockerImages", {}) == {}, manifest.name
+    [machine] = _resources(existing_images.template, "AWS::StepFunctions::StateMachine")
+    assert f'\\"TrainingImage\\":\\"{SKLEARN_IMAGE}\\"' in json.dumps(machine["Properties"]["DefinitionString"])
+    # A SageMaker-provided image needs no ECR permission on the role.
+    assert "ecr:" not in json.dumps(_resources(existing_images.template, "AWS::IAM::Policy"))
+
+
+def test_an_image_of_this_account_is_pulled_with_repository_scoped_permissions(existing_images):
+    template = existing_images.own
+    [machine] = _resources(template, "AWS::StepFunctions::StateMachine")
+    assert "churn-training:v3" in json.dumps(machine["Properties"]["DefinitionString"])
+    pulls = [s for p in _resources(template, "AWS::IAM::Policy") for s in p["Properties"]["PolicyDocument"]["Statement"]
+             if "ecr:BatchGetImage" in s["Action"]]
+    assert pulls and all("repository/churn-training" in json.dumps(s["Resource"]) for s in pulls)
+    assert not any(r["Type"] == "AWS::ECR::Repository" for r in template["Resources"].values())
+
+
+def test_two_image_sources_fail_naming_both_keys():
+    context = app_context(training_image_uri=SKLEARN_IMAGE, training_image_repository="churn-training")
+    with pytest.raises(ValidationError, match=r"training_image_uri and sagemaker-tiers:training_image_repository select the training image two ways"):
+        read_config(TrainingConfig, App(context=context).node)

@@ -72,7 +72,8 @@ _MAX_RUNTIME_LIMIT = Duration.days(28)
 _HYPERPARAMETER_NAME = r"[A-Za-z_][A-Za-z0-9_.-]{0,127}"
 _HYPERPARAMETER_NAME_RULE = "1-128 letters, digits, '_', '.' or '-', starting with a letter or '_'"
 _JOB_PREFIX = r"[a-z0-9](-*[a-z0-9]){0,23}"
-_IMAGE_URI = (
+#: An ECR image URI with a tag or a digest (what ``image_uri`` accepts).
+IMAGE_URI_PATTERN = (
     r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*"
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})"
 )
@@ -353,7 +354,7 @@ class TrainingPipeline(Construct):
             if not (folder / "Dockerfile").is_file():
                 raise ValidationError(f"image_directory must be a folder containing a Dockerfile, got {str(image_directory)!r}")
         if image_uri is not None:
-            require_match("image_uri", image_uri, _IMAGE_URI, "an ECR image URI '<account>.dkr.ecr.<region>.amazonaws.com/<name>:<tag>' or '@sha256:<digest>'")
+            require_match("image_uri", image_uri, IMAGE_URI_PATTERN, "an ECR image URI '<account>.dkr.ecr.<region>.amazonaws.com/<name>:<tag>' or '@sha256:<digest>'")
         if inference_image_uri is not None:
             require_match("inference_image_uri", inference_image_uri, r"[^\s]{1,255}", "an image URI of at most 255 characters without spaces")
         if image_serves is not None and not isinstance(image_serves, bool):
