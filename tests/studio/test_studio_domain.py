@@ -458,6 +458,17 @@ def test_what_cloudformation_cannot_hide_yet_is_hidden_through_the_api(synth) ->
     assert "sagemaker:DescribeUserProfile" in _actions(update)
 
 
+def test_the_default_name_differs_per_stack_instance_so_a_redeploy_never_meets_the_retained_domain(synth) -> None:
+    # The domain is retained and its primary identifier (DomainId) is read-only, so CloudFormation cannot import
+    # it; the name instead ends in 8 hex digits of the stack's ID, which is new for every stack created.
+    name = _domain(synth, synth["domain"])["Properties"]["DomainName"]
+    prefix, suffix = name["Fn::Join"][1]
+    assert name["Fn::Join"][0] == "-" and prefix.startswith("StudioTest-Studio") and len(prefix) <= 54
+    assert suffix == {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]}
+    # 54 + "-" + 8 hex digits stays within SageMaker's 63 characters.
+    assert len(prefix) + 1 + 8 <= 63
+
+
 def test_retained_by_default_and_cleanup_is_opt_in(synth) -> None:
     assert _domain(synth, synth["domain"])["DeletionPolicy"] == "Retain"
     assert synth["domain"].cleanup is None

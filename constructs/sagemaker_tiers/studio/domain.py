@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jsii
-from aws_cdk import CustomResource, Duration, IStableStringProducer, Lazy, Names, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, Fn, IStableStringProducer, Lazy, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -155,7 +155,8 @@ class StudioDomain(Construct):
     :param bucket: ML bucket; each persona reads and writes ``<bucket_prefix><persona>/``.
     :param users: User profiles. Default: none.
     :param shared_spaces: Shared JupyterLab spaces. Default: none.
-    :param domain_name: Domain name. Default: generated from the construct path.
+    :param domain_name: Domain name. Default: the construct path plus the first 8 hex digits of the stack's ID,
+        so a stack deployed again after ``cdk destroy`` names its new domain apart from the retained one.
     :param auth_mode: ``"IAM"`` or ``"SSO"`` (IAM Identity Center). Default: ``"IAM"``.
     :param app_network_access_type: ``"VpcOnly"`` or ``"PublicInternetOnly"``. Default: ``"VpcOnly"``.
     :param docker_access: Let users build and run containers from Studio. Default: False.
@@ -281,7 +282,7 @@ class StudioDomain(Construct):
         self.removal_policy = removal_policy
 
         # -- roles, domain ------------------------------------------------------------------------------------
-        name = domain_name or Names.unique_resource_name(self, max_length=63, separator="-")
+        name = domain_name or _unique_per_stack_instance(self)
         self.domain_name = name
         self._roles_scope = Construct(self, "Roles")
         self.roles: dict[Persona, PersonaRole] = {}
@@ -702,3 +703,16 @@ class _LazyString:
 
 def _nag_attr(resource: sagemaker.CfnDomain, attr: str) -> str:
     return f"<{Stack.of(resource).get_logical_id(resource)}.{attr}>"
+
+
+def _unique_per_stack_instance(scope: Construct) -> str:
+    """``<construct path>-<first 8 hex digits of the stack's ID>``: stable across updates, new for each stack created.
+
+    The domain is retained when its stack is deleted (home directories survive) and its ID is read-only, so
+    CloudFormation cannot import it into the next stack (``--import-existing-resources`` needs a writable primary
+    identifier); a name that differs per stack instance lets that stack create its own domain beside the old one.
+    A stack ID ends in a UUID: ``arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>``
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/pseudo-parameter-reference.html).
+    """
+    stack_uuid = Fn.select(2, Fn.split("/", Stack.of(scope).stack_id))
+    return Fn.join("-", [Names.unique_resource_name(scope, max_length=54, separator="-"), Fn.select(0, Fn.split("-", stack_uuid))])
