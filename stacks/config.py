@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from constructs import Node
 
-from sagemaker_tiers.core.validation import ValidationError, require_int_in_range, require_match, require_one_of
+from sagemaker_tiers.core.validation import ValidationError, require_int_in_range, require_match, require_one_of, require_unique
 from sagemaker_tiers.foundation.network import EGRESS_MODES, require_vpc_cidr
 from sagemaker_tiers.registry.model_package_group import GROUP_NAME_PATTERN, GROUP_NAME_RULE
 
@@ -69,6 +69,8 @@ class AppConfig:
             raise ValidationError(f"{key}admin_emails must name at least one address, got []")
         for group in self.model_package_groups:
             require_match(key + "model_package_groups", group, GROUP_NAME_PATTERN, "a list of names of " + GROUP_NAME_RULE)
+        # SageMaker writes group ARNs in lower case: names differing only in case are one group.
+        require_unique(key + "model_package_groups", [g.lower() for g in self.model_package_groups])
         require_vpc_cidr(key + "vpc_cidr", self.vpc_cidr, max_azs=self.max_azs, egress=self.network_egress)
 
 

@@ -42,8 +42,13 @@ class RegistryStack(Stack):
             metrics_bucket=reports_bucket,
         )
         groups = Construct(self, "Groups")
+        # Retained on destroy and adopted by the next deployment (see ModelPackageGroup); tagged explicitly, because
+        # the app's tag aspects do not reach the custom resource.
+        tags = {defaults.PROJECT_TAG_KEY: config.project_name, defaults.TIER_TAG_KEY: "registry"}
         self.groups = {
-            name: ModelPackageGroup(groups, name, model_package_group_name=name, description=f"{name} models")
+            name: ModelPackageGroup(
+                groups, name, model_package_group_name=name, description=f"{name} models", encryption_key=key, tags=tags
+            )
             for name in config.model_package_groups
         }
         for group in self.groups.values():

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_iam as iam
@@ -32,29 +34,74 @@ def _statements(template: Template, role: str) -> list[dict]:
     raise AssertionError(role)
 
 
-def test_group_is_retained_with_description_and_tags(synthesized) -> None:
+def test_group_is_retained_with_description_and_tags_and_adopted_by_the_next_deployment(synthesized) -> None:
     template, group = synthesized
     template.has_resource(
-        "AWS::SageMaker::ModelPackageGroup",
+        "Custom::ModelPackageGroup",
         {
             "Properties": Match.object_like(
                 {
                     "ModelPackageGroupName": "churn",
                     "ModelPackageGroupDescription": "Churn classifiers",
                     "Tags": [{"Key": "team", "Value": "growth"}],
+                    "RemovalPolicy": "retain",
                 }
             ),
             "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
         },
     )
     assert isinstance(group, IModelPackageGroup)
     assert group.node.default_child is not None
+    # The group's ARN and whether it was adopted come from the custom resource.
+    assert "Fn::GetAtt" in str(Stack.of(group).resolve(group.model_package_group_arn))
+    assert Stack.of(group).resolve(group.adopted)["Fn::GetAtt"][1] == "Adopted"
+
+
+def test_one_provider_per_stack_may_create_adopt_and_tag_only_its_groups(synthesized) -> None:
+    template, _ = synthesized
+    [fn] = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "registry_group_resource.handler"}}).values()
+    assert fn["Properties"]["TracingConfig"] == {"Mode": "Active"} and "ReservedConcurrentExecutions" not in fn["Properties"]
+    [statement] = [
+        s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "sagemaker:CreateModelPackageGroup" in s["Action"]
+    ]
+    assert sorted(statement["Action"]) == sorted([
+        "sagemaker:DescribeModelPackageGroup", "sagemaker:CreateModelPackageGroup", "sagemaker:AddTags",
+        "sagemaker:DeleteTags", "sagemaker:ListTags", "sagemaker:PutModelPackageGroupPolicy",
+        "sagemaker:DeleteModelPackageGroupPolicy",
+    ])  # no DeleteModelPackageGroup: the group is retained
+    assert str(statement["Resource"]).count("model-package-group/churn") == 1 and "*" not in str(statement["Resource"])
+
+
+def test_a_destroyable_group_lets_the_provider_delete_it() -> None:
+    from aws_cdk import RemovalPolicy
+
+    stack = Stack(App(), "S")
+    ModelPackageGroup(stack, "Scratch", model_package_group_name="Scratch-Models", removal_policy=RemovalPolicy.DESTROY)
+    template = Template.from_stack(stack)
+    template.has_resource("Custom::ModelPackageGroup", {"Properties": Match.object_like({"RemovalPolicy": "destroy"}), "DeletionPolicy": "Delete"})
+    [statement] = [
+        s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "sagemaker:DeleteModelPackageGroup" in s["Action"]
+    ]
+    # SageMaker writes ARNs in lower case; the name as given is allowed too.
+    assert "model-package-group/Scratch-Models" in str(statement["Resource"]) and "model-package-group/scratch-models" in str(statement["Resource"])
+
+
+def _rendered(value) -> str:
+    """A policy rendered by Stack.to_json_string (an Fn::Join around the pseudo parameters), with them as X."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(p if isinstance(p, str) else "X" for p in parts)
+    return value
 
 
 def test_cross_account_policy_reads_and_registers_pending_only(synthesized) -> None:
     template, _ = synthesized
-    group = next(iter(template.find_resources("AWS::SageMaker::ModelPackageGroup").values()))
-    statements = {s["Sid"]: s for s in group["Properties"]["ModelPackageGroupPolicy"]["Statement"]}
+    resource = next(iter(template.find_resources("Custom::ModelPackageGroup").values()))
+    policy = json.loads(_rendered(resource["Properties"]["ModelPackageGroupPolicy"]))
+    statements = {s["Sid"]: s for s in policy["Statement"]}
     assert "111111111111" in str(statements["CrossAccountRead"]["Principal"])
     assert "sagemaker:UpdateModelPackage" not in str(statements)
     register = statements["CrossAccountRegisterPendingOnly"]

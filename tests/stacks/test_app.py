@@ -164,8 +164,10 @@ def test_checkov_scans_the_image_dockerfiles_and_catches_a_root_image_without_it
 def test_registry_stack_watches_the_configured_groups_with_the_key_from_foundation(synthesized) -> None:
     tiers, outdir = synthesized
     template = _template(outdir, tiers.registry)
-    groups = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
+    groups = [r for r in template["Resources"].values() if r["Type"] == "Custom::ModelPackageGroup"]
     assert [g["Properties"]["ModelPackageGroupName"] for g in groups] == list(tiers.config.model_package_groups)
+    assert all(g["Properties"]["Tags"] == [{"Key": "sagemaker-tiers:project", "Value": tiers.config.project_name},
+                                           {"Key": "sagemaker-tiers:tier", "Value": "registry"}] for g in groups)
     promote = next(
         r for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == "approval_promote.handler"

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol, cast, runtime_checkable
 
-from aws_cdk import ArnFormat, Names, RemovalPolicy, Resource, Stack, Token
+from aws_cdk import ArnFormat, CustomResource, Duration, Names, RemovalPolicy, Resource, Stack, Token
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
-from sagemaker_tiers.core.nag import acknowledge
-from sagemaker_tiers.core.validation import ValidationError, claim_unique, require_match, require_unique
+from sagemaker_tiers.core.nag import acknowledge, skip_checkov
+from sagemaker_tiers.core.validation import (
+    ValidationError,
+    claim_unique,
+    require_customer_managed_key,
+    require_match,
+    require_unique,
+)
+
+GROUP_HANDLERS = Path(__file__).parent / "group_handlers"
 
 GROUP_NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 GROUP_NAME_RULE = "1-63 letters, digits or '-', starting and ending with a letter or digit"
@@ -123,24 +134,33 @@ class _ImportedModelPackageGroup(_ModelPackageGroupBase):
 
 
 class ModelPackageGroup(_ModelPackageGroupBase):
-    """A model package group (``AWS::SageMaker::ModelPackageGroup``), retained on stack delete.
+    """A model package group that survives ``cdk destroy`` and is taken over by the next deployment.
+
+    The group is a ``Custom::ModelPackageGroup`` (``registry/group_handlers/registry_group_resource.py``): it
+    creates the group, or adopts an existing group of that name with its versions and approval history (for
+    example the one a destroyed stack retained, or a group removed from the app and added again). CloudFormation
+    cannot import a plain ``AWS::SageMaker::ModelPackageGroup`` instead: its primary identifier is the read-only
+    ARN. One function per stack (and encryption key) serves every group of the stack.
 
     Example::
 
         group = ModelPackageGroup(self, "Churn", model_package_group_name="churn",
-                                  description="Customer churn classifiers")
+                                  description="Customer churn classifiers", encryption_key=key)
         group.grant_register(training_role)
         workflow.watch(group)          # see ApprovalWorkflow
 
-    :param model_package_group_name: Name. Default: generated from the construct path (the group is
-        retained, so set a name you will recognise).
-    :param description: Description, at most 1024 characters. Default: none.
+    :param model_package_group_name: Name; the group's identity (two groups of one app may not share it, in any
+        letter case). Default: generated from the construct path (the group is retained, so set a name you will
+        recognise).
+    :param description: Description, at most 1024 characters; an adopted group keeps its own. Default: none.
     :param read_accounts: Other AWS account IDs that may describe and list the group's versions (for
         deploying approved models there). Default: none.
     :param register_accounts: Other AWS account IDs that may register versions (pending approval) in it.
         Default: none.
-    :param tags: Tags of the group. Default: none (the app's tags still apply).
-    :param removal_policy: Default: RETAIN.
+    :param tags: Tags of the group (the app's tag aspects do not reach a custom resource). Default: none.
+    :param removal_policy: RETAIN keeps the group when it leaves the stack; DESTROY deletes it (SageMaker refuses
+        while it holds versions). Default: RETAIN.
+    :param encryption_key: KMS key of the provider function's log group. Default: CloudWatch Logs' own encryption.
     """
 
     def __init__(
@@ -154,6 +174,7 @@ class ModelPackageGroup(_ModelPackageGroupBase):
         register_accounts: Sequence[str] = (),
         tags: Mapping[str, str] | None = None,
         removal_policy: RemovalPolicy = defaults.DATA_REMOVAL_POLICY,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         if model_package_group_name is not None:
             require_match("model_package_group_name", model_package_group_name, GROUP_NAME_PATTERN, GROUP_NAME_RULE)
@@ -165,28 +186,42 @@ class ModelPackageGroup(_ModelPackageGroupBase):
             for account in accounts:
                 require_match(prop, account, r"\d{12}", "a list of 12-digit AWS account IDs")
             require_unique(prop, list(accounts))
+        require_customer_managed_key("encryption_key", encryption_key, required=False)
+        if removal_policy not in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY):
+            raise ValidationError(f"removal_policy must be RemovalPolicy.RETAIN or RemovalPolicy.DESTROY, got {removal_policy!r}")
         super().__init__(scope, id)
         name = model_package_group_name or Names.unique_resource_name(self, max_length=63, separator="-")
         claim_unique(
             self,
             "model-package-group",
             name,
-            f"model_package_group_name {name!r} is already used by the ModelPackageGroup at {{other}} in the same "
-            "account and region; names must be unique there (import an existing group with from_model_package_group_name)",
+            f"model_package_group_name {name!r} is already used by the ModelPackageGroup at {{other}}; the one at "
+            f"{self.node.path} is in the same account and region, and names must be unique there (the second would "
+            "adopt the first's group): give it another name, or import the group with from_model_package_group_name",
         )
-        self._resource = sagemaker.CfnModelPackageGroup(
+        destroy = removal_policy == RemovalPolicy.DESTROY
+        provider = _GroupProvider.of(self, encryption_key)
+        provider.allow(name, destroy=destroy)
+        policy = self._cross_account_policy(name, list(read_accounts), list(register_accounts))
+        self._resource = CustomResource(
             self,
             "Resource",
-            model_package_group_name=name,
-            model_package_group_description=description,
-            tags=[{"key": k, "value": v} for k, v in (tags or {}).items()] or None,
+            service_token=provider.function.function_arn,
+            resource_type="Custom::ModelPackageGroup",
+            properties={
+                "ModelPackageGroupName": name,
+                "ModelPackageGroupDescription": description or "",
+                "ModelPackageGroupPolicy": Stack.of(self).to_json_string(policy) if policy else "",
+                "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+                "RemovalPolicy": "destroy" if destroy else "retain",
+            },
+            # RETAIN is CloudFormation's DeletionPolicy/UpdateReplacePolicy: no Delete reaches the handler.
+            removal_policy=removal_policy,
         )
-        self._resource.apply_removal_policy(removal_policy)
         self.model_package_group_name = name
-        self.model_package_group_arn = self._resource.attr_model_package_group_arn
-        policy = self._cross_account_policy(name, list(read_accounts), list(register_accounts))
-        if policy is not None:
-            self._resource.model_package_group_policy = policy
+        self.model_package_group_arn = self._resource.get_att_string("Arn")
+        #: "true" when the deployment adopted a group that already existed (for example one a destroyed stack retained).
+        self.adopted = self._resource.get_att_string("Adopted")
 
     def _cross_account_policy(self, name: str, read: list[str], register: list[str]) -> dict[str, Any] | None:
         if not read and not register:
@@ -250,3 +285,71 @@ class ModelPackageGroup(_ModelPackageGroupBase):
             )
             name = model_package_group_arn.rsplit("/", 1)[1]
         return _ImportedModelPackageGroup(scope, id, name, model_package_group_arn)
+
+
+class _GroupProvider(Construct):
+    """The stack's one function behind every ``Custom::ModelPackageGroup`` (per encryption key)."""
+
+    @classmethod
+    def of(cls, scope: Construct, key: kms.IKey | None) -> "_GroupProvider":
+        stack = Stack.of(scope)
+        id = "ModelPackageGroupProvider" + ("" if key is None else Names.node_unique_id(key.node)[-8:])
+        existing = stack.node.try_find_child(id)
+        return existing if isinstance(existing, _GroupProvider) else cls(stack, id, key)
+
+    def __init__(self, scope: Construct, id: str, key: kms.IKey | None) -> None:
+        super().__init__(scope, id)
+        log_group = logs.LogGroup(
+            self, "Logs", encryption_key=key, retention=defaults.LOG_RETENTION, removal_policy=RemovalPolicy.RETAIN
+        )
+        description = "Creates model package groups, or adopts the ones a previous deployment retained"
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime(defaults.LAMBDA_RUNTIME_NAME, lambda_.RuntimeFamily.PYTHON),
+            code=lambda_.Code.from_asset(str(GROUP_HANDLERS), exclude=["__pycache__", "*.pyc"]),
+            handler="registry_group_resource.handler",
+            description=description,
+            role=self.role,
+            memory_size=256,
+            timeout=Duration.minutes(2),
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        log_group.grant_write(self.role)
+        self._policy = iam.Policy(self, "GroupAccess", roles=[self.role])
+        reason = (
+            "CloudFormation invokes it for Custom::ModelPackageGroup and waits for the answer, which the handler always "
+            "sends (FAILED with the reason on any error); a lost invocation fails the stack operation visibly."
+        )
+        acknowledge(self.function, "Serverless-LambdaDLQ", reason)
+        skip_checkov(self.function, "CKV_AWS_116", reason)
+        skip_checkov(self.function, "CKV_AWS_117", "It calls only the SageMaker API over TLS with IAM; it reaches no VPC resource.")
+        skip_checkov(self.function, "CKV_AWS_115", "A handful of invocations per deployment; reserving concurrency would take it from the account's pool, which new accounts lack.")
+        skip_checkov(self.function, "CKV_AWS_173", "The function has no environment variables.")
+        if key is None:
+            skip_checkov(log_group, "CKV_AWS_158", "No encryption_key was given to the group; CloudWatch Logs encrypts the log group with its own key.")
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permission, so CDK's tracing "
+            "grant uses Resource '*'.",
+            applies_to="Resource::*",
+        )
+
+    def allow(self, name: str, *, destroy: bool) -> None:
+        """Let the function create or adopt ``name`` (and delete it when its removal policy is DESTROY)."""
+        actions = [
+            "sagemaker:DescribeModelPackageGroup",
+            "sagemaker:CreateModelPackageGroup",
+            "sagemaker:AddTags",
+            "sagemaker:DeleteTags",
+            "sagemaker:ListTags",
+            "sagemaker:PutModelPackageGroupPolicy",
+            "sagemaker:DeleteModelPackageGroupPolicy",
+        ] + (["sagemaker:DeleteModelPackageGroup"] if destroy else [])
+        names = sorted({name, _arn_name(name)})
+        stack = Stack.of(self)
+        arns = [stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=n) for n in names]
+        self._policy.add_statements(iam.PolicyStatement(actions=actions, resources=arns))
