@@ -37,6 +37,7 @@ PSEUDO = {
     "AWS::Partition": "aws",
     "AWS::URLSuffix": "amazonaws.com",
     "AWS::StackName": "test-stack",
+    "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/test-stack/0f1e2d3c-4b5a-6789-abcd-ef0123456789",
     "AWS::NoValue": None,
 }
 

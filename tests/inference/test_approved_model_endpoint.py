@@ -219,7 +219,11 @@ def test_state_machine_is_traced_logged_and_bounded(synthesized) -> None:
     sm = synthesized.state_machine("defaults")
     definition = _definition(synthesized, "defaults")
     assert definition["TimeoutSeconds"] == 4 * 3600 + 2 * 5400 + 3600
-    assert sm["Properties"]["StateMachineName"].startswith("InferenceTest-Defaults")
+    # Named per stack instance: a deleted state machine stays DELETING while an execution waits, so a fixed name
+    # would fail the next deployment (or inference_enabled off and on).
+    prefix, suffix = sm["Properties"]["StateMachineName"]["Fn::Join"][1]
+    assert prefix.startswith("InferenceTest-Defaults") and len(prefix) <= 71
+    assert suffix == {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]}
 
 
 def test_grants(synthesized) -> None:

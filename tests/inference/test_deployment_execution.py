@@ -25,6 +25,7 @@ from tests.sfn_support import (
     entered_states,
     physical_values,
     run_execution,
+    resolve,
     state_machine_definition,
     wait_for_execution,
 )
@@ -60,6 +61,13 @@ class Env:
     def endpoint(self, name: str) -> Any:
         return self.synthesized.endpoints[name]
 
+    def state_machine_name(self, name: str) -> str:
+        """The state machine's name as CloudFormation resolves it (it ends in 8 hex digits of the stack's ID)."""
+        from aws_cdk import Stack
+
+        endpoint = self.endpoint(name)
+        return resolve(Stack.of(endpoint).resolve(endpoint._state_machine_name), self.physical)
+
     def deploy(self, name: str) -> str:
         """Create the lock table and the state machine of endpoint ``name`` in moto; returns its ARN."""
         endpoint = self.endpoint(name)
@@ -71,7 +79,7 @@ class Env:
         )
         definition = state_machine_definition(self.synthesized.template, self.synthesized.logical_ids[name], self.physical)
         arn = self.sfn.create_state_machine(
-            name=endpoint._state_machine_name,
+            name=self.state_machine_name(name),
             definition=json.dumps(definition),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/deployer",
         )["stateMachineArn"]
@@ -368,7 +376,7 @@ def test_throttled_endpoint_lookups_are_retried_not_taken_for_a_missing_endpoint
 def test_stale_lock_of_a_dead_execution_is_taken_over(env) -> None:
     env.deploy("serverless")
     env.approve("serverless", env.register())
-    ghost = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{env.endpoint('serverless')._state_machine_name}:ghost"
+    ghost = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{env.state_machine_name('serverless')}:ghost"
     env.ddb.put_item(
         TableName=env.physical[env._logical(env.endpoint("serverless").lock_table)],
         Item={"pk": {"S": "churn-serverless"}, "holder": {"S": ghost}},

@@ -27,6 +27,7 @@ from constructs import Construct, IConstruct
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import alarm_on_any, grant_key_via, last_stop_queue
 from sagemaker_tiers.core.instance_storage import has_local_storage
+from sagemaker_tiers.core.names import unique_per_stack_instance, unique_per_stack_instance_nag_text
 from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import (
     require_customer_managed_key,
@@ -316,7 +317,11 @@ class ApprovedModelEndpoint(Construct):
         self._log_retention = log_retention
         stack = Stack.of(self)
         self._stack = stack
-        self._state_machine_name = Names.unique_resource_name(self, max_length=80, separator="-")
+        # Named (its role may describe only its own executions) but per stack instance: a state machine deleted with
+        # its stack stays DELETING while an execution waits (the lock and InService polls wait for hours), so the same
+        # name would fail the next deployment or turning inference_enabled off and on.
+        # https://docs.aws.amazon.com/step-functions/latest/apireference/API_DeleteStateMachine.html
+        self._state_machine_name = unique_per_stack_instance(self, 80)
 
         self.log_group = logs.LogGroup(
             self,
@@ -726,7 +731,7 @@ class ApprovedModelEndpoint(Construct):
             "AwsSolutions-IAM5",
             "The lock holder is another execution of this same state machine, named at run time; DescribeExecution "
             "is limited to this state machine's executions.",
-            applies_to=f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{self._state_machine_name}:*",
+            applies_to=f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{unique_per_stack_instance_nag_text(self, 80)}:*",
         )
 
     @staticmethod

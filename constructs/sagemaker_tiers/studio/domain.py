@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jsii
-from aws_cdk import CustomResource, Duration, Fn, IStableStringProducer, Lazy, Names, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, IStableStringProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -20,6 +20,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.names import unique_per_stack_instance
 from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import (
     require_customer_managed_key,
@@ -282,7 +283,8 @@ class StudioDomain(Construct):
         self.removal_policy = removal_policy
 
         # -- roles, domain ------------------------------------------------------------------------------------
-        name = domain_name or _unique_per_stack_instance(self)
+        # Retained and not importable (its ID is read-only): a name per stack instance, never the retained one's.
+        name = domain_name or unique_per_stack_instance(self, 63)
         self.domain_name = name
         self._roles_scope = Construct(self, "Roles")
         self.roles: dict[Persona, PersonaRole] = {}
@@ -704,15 +706,3 @@ class _LazyString:
 def _nag_attr(resource: sagemaker.CfnDomain, attr: str) -> str:
     return f"<{Stack.of(resource).get_logical_id(resource)}.{attr}>"
 
-
-def _unique_per_stack_instance(scope: Construct) -> str:
-    """``<construct path>-<first 8 hex digits of the stack's ID>``: stable across updates, new for each stack created.
-
-    The domain is retained when its stack is deleted (home directories survive) and its ID is read-only, so
-    CloudFormation cannot import it into the next stack (``--import-existing-resources`` needs a writable primary
-    identifier); a name that differs per stack instance lets that stack create its own domain beside the old one.
-    A stack ID ends in a UUID: ``arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>``
-    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/pseudo-parameter-reference.html).
-    """
-    stack_uuid = Fn.select(2, Fn.split("/", Stack.of(scope).stack_id))
-    return Fn.join("-", [Names.unique_resource_name(scope, max_length=54, separator="-"), Fn.select(0, Fn.split("-", stack_uuid))])
