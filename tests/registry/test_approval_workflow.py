@@ -18,7 +18,7 @@ def _stack(groups: int = 2, **props) -> tuple[Stack, ApprovalWorkflow]:
     props.setdefault("admin_emails", ["ml-admin@example.com", "lead@example.org"])
     workflow = ApprovalWorkflow(stack, "Approval", encryption_key=key, **props)
     for i in range(groups):
-        workflow.watch(ModelPackageGroup(stack, f"Group{i}", model_package_group_name=f"group-{i}"))
+        workflow.watch(ModelPackageGroup(stack, f"Group{i}", model_package_group_name=f"group-{i}", encryption_key=key))
     return stack, workflow
 
 
@@ -163,7 +163,7 @@ def test_async_failures_go_to_an_on_failure_queue(synthesized) -> None:
 def test_functions_are_traced_sized_and_none_reserves_concurrency(synthesized) -> None:
     template, workflow = synthesized
     functions = template.find_resources("AWS::Lambda::Function")
-    assert len(functions) == 3
+    assert len(functions) == 4  # notify, approval API, promote, and the stack's model package group provider
     for fn in functions.values():
         props = fn["Properties"]
         assert props["TracingConfig"] == {"Mode": "Active"}
