@@ -135,7 +135,7 @@ def test_the_same_group_in_two_stacks_of_one_app_fails_at_synth_naming_both() ->
 
     app = App()
     ModelPackageGroup(Stack(app, "RegistryA"), "Churn", model_package_group_name="churn")
-    with pytest.raises(ValidationError, match=r"model_package_group_name 'Churn' is already used by the ModelPackageGroup at RegistryA/Churn; the one at RegistryB/Group is in the same account and region"):
+    with pytest.raises(ValidationError, match=r"model_package_group_name 'Churn' is already used by the ModelPackageGroup at RegistryA/Churn in the same account and region, so the one at RegistryB/Group would adopt its group"):
         ModelPackageGroup(Stack(app, "RegistryB"), "Group", model_package_group_name="Churn")
     # Another app may use the name (another account or region).
     ModelPackageGroup(Stack(App(), "RegistryC"), "Churn", model_package_group_name="churn")

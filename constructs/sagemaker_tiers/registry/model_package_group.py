@@ -195,9 +195,9 @@ class ModelPackageGroup(_ModelPackageGroupBase):
             self,
             "model-package-group",
             name,
-            f"model_package_group_name {name!r} is already used by the ModelPackageGroup at {{other}}; the one at "
-            f"{self.node.path} is in the same account and region, and names must be unique there (the second would "
-            "adopt the first's group): give it another name, or import the group with from_model_package_group_name",
+            f"model_package_group_name {name!r} is already used by the ModelPackageGroup at {{other}} in the same "
+            f"account and region, so the one at {self.node.path} would adopt its group; names must be unique there "
+            "(import an existing group with from_model_package_group_name)",
         )
         destroy = removal_policy == RemovalPolicy.DESTROY
         provider = _GroupProvider.of(self, encryption_key)
