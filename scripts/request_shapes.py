@@ -910,6 +910,14 @@ CUSTOM_RESOURCES: dict[str, dict[str, tuple[str, str, str]]] = {
         "UserProfileName": ("sagemaker", "UpdateUserProfile", "UserProfileName"),
         "Hidden": ("sagemaker", "UpdateUserProfile", "UserSettings.StudioWebPortalSettings"),
     },
+    # registry_group_resource: CreateModelPackageGroup(name, description, tags) or, for an existing group,
+    # AddTags(Tags); PutModelPackageGroupPolicy(ResourcePolicy) when a policy is wanted.
+    "Custom::ModelPackageGroup": {
+        "ModelPackageGroupName": ("sagemaker", "CreateModelPackageGroup", "ModelPackageGroupName"),
+        "ModelPackageGroupDescription": ("sagemaker", "CreateModelPackageGroup", "ModelPackageGroupDescription"),
+        "Tags": ("sagemaker", "CreateModelPackageGroup", "Tags"),
+        "ModelPackageGroupPolicy": ("sagemaker", "PutModelPackageGroupPolicy", "ResourcePolicy"),
+    },
     # studio_hub_content: CreateHubContentReference(HubName, HubContentName=<model id>, ...) per model.
     "Custom::JumpStartHubModelReferences": {
         "HubName": ("sagemaker", "CreateHubContentReference", "HubName"),

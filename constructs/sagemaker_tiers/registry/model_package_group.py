@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
-from sagemaker_tiers.core.nag import acknowledge, skip_checkov
+from sagemaker_tiers.core.nag import acknowledge, acknowledge_outside_vpc, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
     claim_unique,
@@ -325,11 +325,13 @@ class _GroupProvider(Construct):
         )
         acknowledge(self.function, "Serverless-LambdaDLQ", reason)
         skip_checkov(self.function, "CKV_AWS_116", reason)
-        skip_checkov(self.function, "CKV_AWS_117", "It calls only the SageMaker API over TLS with IAM; it reaches no VPC resource.")
+        acknowledge_outside_vpc(self.function, "It calls only the SageMaker API over TLS with IAM; it reaches no VPC resource.")
         skip_checkov(self.function, "CKV_AWS_115", "A handful of invocations per deployment; reserving concurrency would take it from the account's pool, which new accounts lack.")
         skip_checkov(self.function, "CKV_AWS_173", "The function has no environment variables.")
         if key is None:
-            skip_checkov(log_group, "CKV_AWS_158", "No encryption_key was given to the group; CloudWatch Logs encrypts the log group with its own key.")
+            no_key = "No encryption_key was given to the group; CloudWatch Logs encrypts the log group with its own key."
+            skip_checkov(log_group, "CKV_AWS_158", no_key)
+            acknowledge(log_group, "CT.CLOUDWATCH.PR.3", no_key)
         acknowledge(
             self.role,
             "AwsSolutions-IAM5",
