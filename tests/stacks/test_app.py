@@ -98,8 +98,8 @@ def test_request_shape_gate_passes_the_app_and_catches_a_planted_member(synthesi
     clean = check_cloud_assembly(outdir)
     assert [str(f) for f in clean.findings] == []
     assert clean.state_machines == 3 and clean.tasks_checked >= 30 and clean.paths_checked >= 200
-    # Canvas settings, hub references and one Studio portal-settings resource per default profile (3).
-    assert clean.custom_resources_checked == 5 and clean.handler_calls_checked >= 20
+    # Canvas settings, hub references, one Studio portal-settings resource per default profile (3), the registry group.
+    assert clean.custom_resources_checked == 6 and clean.handler_calls_checked >= 20
 
     # Planted in a copy of the Autopilot template (and its metadata): a misspelt request member.
     stack = tiers.autopilot.artifact_id
