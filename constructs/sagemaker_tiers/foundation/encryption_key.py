@@ -30,7 +30,8 @@ class MlEncryptionKey(kms.Key):
     The key policy lets the account administer the key through IAM (CDK's default) and lets AWS services use
     it only where they need to:
 
-    * CloudWatch Logs, only for log groups of this account and region (encryption context condition);
+    * CloudWatch Logs, only for log groups of this account and region (encryption context condition), and to
+      describe the key (DescribeKey carries no encryption context);
     * EventBridge and CloudWatch alarms, only to deliver to this account's encrypted SNS topics and SQS queues
       (``aws:SourceAccount`` condition);
     * SNS, only to deliver to this account's encrypted SQS queues;
@@ -103,7 +104,6 @@ class MlEncryptionKey(kms.Key):
                     "kms:ReEncryptTo",
                     "kms:GenerateDataKey",
                     "kms:GenerateDataKeyWithoutPlaintext",
-                    "kms:DescribeKey",
                 ],
                 resources=["*"],
                 conditions={
@@ -111,6 +111,18 @@ class MlEncryptionKey(kms.Key):
                         "kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{region}:{account}:log-group:*"
                     }
                 },
+            )
+        )
+        # DescribeKey carries no encryption context (IAM documents no kms:EncryptionContext key for it), so under
+        # the condition above it could never be allowed; it reads key metadata only.
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+        self.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsToDescribeTheKey",
+                principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
+                actions=["kms:DescribeKey"],
+                resources=["*"],
             )
         )
         self.add_to_resource_policy(

@@ -64,14 +64,16 @@ _JOB_READ: dict[str, tuple[str, ...]] = {
     "training": ("DescribeTrainingJob", "StopTrainingJob"),
     "processing": ("DescribeProcessingJob", "StopProcessingJob"),
     "tuning": ("DescribeHyperParameterTuningJob", "StopHyperParameterTuningJob", "ListTrainingJobsForHyperParameterTuningJob"),
-    "automl": ("DescribeAutoMLJob", "DescribeAutoMLJobV2", "ListCandidatesForAutoMLJob", "StopAutoMLJob"),
+    "automl": ("DescribeAutoMLJob", "DescribeAutoMLJobV2", "StopAutoMLJob"),
     "transform": ("DescribeTransformJob", "StopTransformJob"),
 }
+#: List actions of each job kind: IAM defines no resource type for them (ListCandidatesForAutoMLJob included), so
+#: only ``Resource: "*"`` allows them.
 _JOB_LIST: dict[str, tuple[str, ...]] = {
     "training": ("ListTrainingJobs",),
     "processing": ("ListProcessingJobs",),
     "tuning": ("ListHyperParameterTuningJobs",),
-    "automl": ("ListAutoMLJobs",),
+    "automl": ("ListAutoMLJobs", "ListCandidatesForAutoMLJob"),
     "transform": ("ListTransformJobs",),
 }
 
@@ -192,7 +194,7 @@ class PersonaRole(Construct):
       through SageMaker;
     * create the persona's jobs only inside the VPC and with the key: ``Null`` + ``ForAllValues`` conditions on
       ``sagemaker:VpcSubnets`` and ``sagemaker:VpcSecurityGroupIds`` (the network's subnets and security group),
-      ``ArnEquals`` on ``sagemaker:VolumeKmsKey`` and ``sagemaker:OutputKmsKey``, and ``sagemaker:NetworkIsolation``
+      ``ArnEquals`` on ``sagemaker:VolumeKmsKeyArn`` and ``sagemaker:OutputKmsKeyArn``, and ``sagemaker:NetworkIsolation``
       true for training, processing and tuning jobs when ``require_network_isolation``. IAM has no VPC keys for
       ``CreateTransformJob`` (its VPC comes from the model, which ``CreateModel``'s conditions pin);
     * register model versions in the given groups, only pending approval (``grant_register``), never approve
@@ -377,7 +379,10 @@ class PersonaRole(Construct):
                 "sagemaker:VpcSecurityGroupIds": [network.security_group.security_group_id],
             },
         }
-        kms_keys = {"ArnEquals": {"sagemaker:VolumeKmsKey": key.key_arn, "sagemaker:OutputKmsKey": key.key_arn}}
+        # The *Arn keys: IAM documents them for every Create*Job action; the older VolumeKmsKey/OutputKmsKey are
+        # deprecated and no longer documented for these actions, so an Allow on them never matches.
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html
+        kms_keys = {"ArnEquals": {"sagemaker:VolumeKmsKeyArn": key.key_arn, "sagemaker:OutputKmsKeyArn": key.key_arn}}
         created: list[str] = []
         for kind in settings.jobs:
             actions, resource_type, has_vpc_keys = _JOBS[kind]
