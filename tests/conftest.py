@@ -30,6 +30,20 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
+# Calls-against-policy gate: record every AWS call the product makes (handlers, state machine tasks) from the
+# first client on; `make iam-gate` evaluates them against the synthesized roles (see tests/iam_calls.py).
+from tests import iam_calls  # noqa: E402
+
+iam_calls.install()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    iam_calls.set_test(item.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    iam_calls.write()
+
 
 def import_handlers_from(tier: str, folder: str) -> Path:
     """Put ``constructs/sagemaker_tiers/<tier>/<folder>`` on ``sys.path`` so tests import handlers as Lambda does."""

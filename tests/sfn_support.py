@@ -111,7 +111,12 @@ def resolve(value: Any, physical: Mapping[str, Any]) -> Any:
 def state_machine_definition(template: Mapping[str, Any], logical_id: str, physical: Mapping[str, Any]) -> dict:
     """The definition of state machine ``logical_id`` of a synthesized template, resolved with ``physical``."""
     props = template["Resources"][logical_id]["Properties"]
-    return json.loads(resolve(props["DefinitionString"], physical))
+    definition = json.loads(resolve(props["DefinitionString"], physical))
+    # Executions of this definition make their calls with this state machine's role (calls-against-policy gate).
+    from tests import iam_calls
+
+    iam_calls.register_definition(template, logical_id, physical, definition)
+    return definition
 
 
 def physical_values(template: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:

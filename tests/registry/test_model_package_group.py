@@ -106,6 +106,7 @@ def test_cross_account_policy_reads_and_registers_pending_only(synthesized) -> N
     assert "sagemaker:UpdateModelPackage" not in str(statements)
     register = statements["CrossAccountRegisterPendingOnly"]
     assert register["Action"] == ["sagemaker:CreateModelPackage"]
+    assert "model-package-group/" not in str(register["Resource"])
     assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
 
 
@@ -114,6 +115,9 @@ def test_register_grant_cannot_self_approve(synthesized) -> None:
     statements = _statements(template, "Registrar")
     create = next(s for s in statements if s["Action"] == "sagemaker:CreateModelPackage")
     assert create["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+    # IAM authorizes CreateModelPackage on the version's ARN only (model-package/<group>/*); the group ARN grants nothing.
+    resources = str(create["Resource"])
+    assert "model-package-group/" not in resources and "ModelPackageGroupArn" not in resources and "model-package/" in resources
     assert "sagemaker:UpdateModelPackage" not in str(statements)
 
 

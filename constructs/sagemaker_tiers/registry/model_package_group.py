@@ -91,10 +91,12 @@ class _ModelPackageGroupBase(Resource):
             actions=["sagemaker:DescribeModelPackageGroup"],
             resource_arns=[self.model_package_group_arn],
         )
+        # CreateModelPackage authorizes on the new version's ARN (IAM's only resource type for it is model-package):
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["sagemaker:CreateModelPackage"],
-            resource_arns=[self.model_package_group_arn, self.model_package_arn_pattern],
+            resource_arns=[self.model_package_arn_pattern],
             conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
         )
 
@@ -256,7 +258,7 @@ class ModelPackageGroup(_ModelPackageGroupBase):
                     "Effect": "Allow",
                     "Principal": {"AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in register]},
                     "Action": ["sagemaker:CreateModelPackage"],
-                    "Resource": [group_arn, package_arn],
+                    "Resource": package_arn,  # its only resource type in IAM (see grant_register)
                     "Condition": {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
                 }
             )
