@@ -37,6 +37,23 @@ from tests import iam_calls  # noqa: E402
 iam_calls.install()
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Handlers the app deploys only with a non-default option (a Studio domain's cleanup) are mapped to the
+    functions the tests synthesize: every ``Template.from_stack`` registers its Lambda functions' roles."""
+    if "aws_cdk.assertions" not in sys.modules:
+        return
+    from aws_cdk.assertions import Template
+
+    original = Template.from_stack.__func__
+
+    def from_stack(cls, stack, *args, **kwargs):  # noqa: ANN001, ANN202
+        template = original(cls, stack, *args, **kwargs)
+        iam_calls.register_template(template.to_json(), stack.stack_name)
+        return template
+
+    Template.from_stack = classmethod(from_stack)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     iam_calls.set_test(item.nodeid)
 

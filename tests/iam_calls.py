@@ -66,6 +66,7 @@ ACTION_NAMES = {
 _lock = threading.Lock()
 _calls: list[dict[str, Any]] = []
 _definitions: dict[str, dict[str, Any]] = {}  # canonical definition JSON -> where it was rendered from
+_test_functions: dict[str, list[dict[str, Any]]] = {}  # handler module -> functions in templates tests synthesized
 _state = {"test": "", "installed": False}
 
 
@@ -133,6 +134,31 @@ def register_definition(template: Mapping[str, Any], logical_id: str, physical: 
     }
 
 
+def register_template(template: Mapping[str, Any], stack_name: str) -> None:
+    """Remember the Lambda functions of a template a test synthesized, for handlers the app does not deploy by
+    default (``StudioDomain(cleanup_on_delete=True)``'s cleanup function)."""
+    resources = template.get("Resources", {})
+    stack = Stack(stack_name, dict(template))
+    templates = Templates(templates={stack_name: stack.template})
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Lambda::Function":
+            continue
+        handler = resource.get("Properties", {}).get("Handler")
+        role = resource["Properties"].get("Role")
+        if not (isinstance(handler, str) and isinstance(role, dict) and "Fn::GetAtt" in role):
+            continue
+        module = handler.rsplit(".", 1)[0]
+        if not list(HANDLERS.glob(f"*/*_handlers/{module}.py")) or module in _test_functions:
+            continue
+        role_id = role["Fn::GetAtt"][0]
+        try:
+            statements = [templates.resolve(templates.stacks[stack_name], st) for st in role_statements(resources, role_id)]
+        except Exception:  # noqa: BLE001 - a template this gate cannot resolve is simply not used
+            continue
+        with _lock:
+            _test_functions[module] = [{"where": f"{stack_name}/{role_id} (role of {logical_id}, as a test synthesized it)", "statements": statements}]
+
+
 def write(path: Path = CALLS_FILE) -> None:
     """Save the recorded calls and the state machine roles they map to."""
     with _lock:
@@ -149,22 +175,26 @@ def write(path: Path = CALLS_FILE) -> None:
             role_key = f"{found['role']}@{key}"
             roles[role_key] = {"path": found["role_path"], "statements": found["statements"], "sync": found["sync"]}
             caller["role"] = role_key
-    path.write_text(json.dumps({"calls": calls, "state_machine_roles": roles}, indent=1, sort_keys=True))
+    with _lock:
+        functions = dict(_test_functions)
+    path.write_text(json.dumps({"calls": calls, "state_machine_roles": roles, "test_functions": functions}, indent=1, sort_keys=True))
 
 
 def _caller() -> dict[str, Any] | None:
     frame = sys._getframe(2)
-    handler = None
+    modules: list[str] = []
     env = None
     while frame is not None:
         filename = frame.f_code.co_filename
         if "_handlers" in filename and filename.startswith(str(HANDLERS)):
-            handler = Path(filename).stem  # keeps the outermost
+            relative = str(Path(filename).relative_to(ROOT))
+            if relative not in modules:
+                modules.insert(0, relative)  # outermost first
         elif env is None and "moto/stepfunctions/parser/asl/" in filename and "env" in frame.f_locals:
             env = frame.f_locals["env"]  # the Environment of the execution whose task makes this call
         frame = frame.f_back
-    if handler is not None:
-        return {"kind": "handler", "module": handler}
+    if modules:
+        return {"kind": "handler", "modules": modules}
     if env is not None:
         state_machine = env.states.context_object.context_object_data["StateMachine"]
         return {"kind": "state-machine", "definition": _definition_of(state_machine["Id"]), "name": state_machine["Name"]}
@@ -202,7 +232,7 @@ def _jsonable(value: Any) -> Any:
 def role_statements(template: Mapping[str, Any], role_id: str) -> list[dict]:
     """Statements of every identity policy attached to role ``role_id`` in ``template`` (inline and managed)."""
     out: list[dict] = []
-    resources = template["Resources"]
+    resources = template.get("Resources", template)
     for resource in resources.values():
         props = resource.get("Properties", {})
         if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role_id} in props.get("Roles", []):
@@ -346,6 +376,7 @@ class Evaluator:
         candidates = []
         allowed_by: Decision | None = None
         denied = False
+        deny_unknown: list[str] = []
         for statement in statements:
             if not _action_matches(statement, action):
                 continue
@@ -354,7 +385,13 @@ class Evaluator:
                 candidates.append(f"{_label(statement)} (resource {json.dumps(statement.get('Resource'))})")
                 continue
             holds, unknown, failed = _conditions(statement.get("Condition") or {}, context)
-            if not holds:
+            if statement.get("Effect") == "Deny":
+                if holds and unknown:  # a Deny is only certain when its conditions are known to hold
+                    deny_unknown.append(f"{_label(statement)} not evaluated ({', '.join(unknown)})")
+                    continue
+                if not holds:
+                    continue
+            elif not holds:
                 candidates.append(f"{_label(statement)} (condition {failed})")
                 continue
             if statement.get("Effect") == "Deny":
@@ -367,6 +404,9 @@ class Evaluator:
         if denied:
             return decision
         if allowed_by is not None:
+            if deny_unknown:
+                allowed_by.full = False
+                allowed_by.reasons += deny_unknown
             return allowed_by
         decision.reasons = [f"no statement allows {action} on {_show(decision.resource)}"] + (
             [f"statements with the action: {'; '.join(candidates)}"] if candidates else [f"no statement has {action}"]
@@ -554,8 +594,26 @@ def context_of(action: str, params: Mapping[str, Any]) -> dict[str, Any]:
             ctx["sagemaker:VpcSecurityGroupIds"] = vpc.get("SecurityGroupIds", [])
         if "EnableNetworkIsolation" in params:
             ctx["sagemaker:NetworkIsolation"] = str(params["EnableNetworkIsolation"]).lower()
+        if "EnableInterContainerTrafficEncryption" in params:
+            ctx["sagemaker:InterContainerTrafficEncryption"] = str(params["EnableInterContainerTrafficEncryption"]).lower()
+        instance_types = _members(params, "InstanceType")
+        if instance_types:
+            ctx["sagemaker:InstanceTypes"] = instance_types
+        for member, key in (("VolumeKmsKeyId", "sagemaker:VolumeKmsKeyArn"), ("KmsKeyId", "sagemaker:OutputKmsKeyArn")):
+            found = _members(params.get("ResourceConfig", {}) if member == "VolumeKmsKeyId" else params.get("OutputDataConfig", {}), member)
+            if found:
+                ctx[key] = found[0]
         ctx["__complete__"] = complete
     return ctx
+
+
+def _members(value: Any, name: str) -> list[str]:
+    """Every string value of members called ``name``, at any depth."""
+    if isinstance(value, dict):
+        return [str(v) for k, v in value.items() if k == name and isinstance(v, str)] + [s for v in value.values() for s in _members(v, name)]
+    if isinstance(value, list):
+        return [s for v in value for s in _members(v, name)]
+    return []
 
 
 # -- the gate -------------------------------------------------------------------------------------------------
@@ -600,18 +658,13 @@ def evaluate_recorded(recorded: Mapping[str, Any], templates: Templates, referen
             failures.append(f"unmapped call {what}: {caller['unmapped']}")
             continue
         if caller["kind"] == "handler":
-            deployed = handlers.get(caller["module"])
-            if not deployed:
+            targets = _handler_targets(caller["modules"], handlers, templates, resolved_roles, recorded.get("test_functions", {}))
+            if not targets:
                 failures.append(
-                    f"unmapped call {what}: handler module {caller['module']} is deployed by no Lambda function in cdk.out"
+                    f"unmapped call {what}: no Lambda function in cdk.out (or in a template the tests synthesized) deploys "
+                    f"{' or '.join(Path(m).stem for m in caller['modules'])} or a handler module of its folder that imports it"
                 )
                 continue
-            targets = []
-            for stack, function_id, role_id in deployed:
-                key = (stack.name, role_id)
-                if key not in resolved_roles:
-                    resolved_roles[key] = [templates.resolve(stack, s) for s in role_statements(stack.template, role_id)]
-                targets.append((f"{stack.name}/{role_id} ({stack.path(role_id)}, role of {function_id})", resolved_roles[key], True))
         else:
             role = sm_roles[caller["role"]]
             role_name = f"{caller['role'].split('@')[0]} (role of state machine {caller.get('name')}, as a test synthesized it)"
@@ -649,6 +702,34 @@ def evaluate_recorded(recorded: Mapping[str, Any], templates: Templates, referen
                         + "; ".join(decision.reasons)
                     )
     return failures, dict(reports)
+
+
+def _handler_targets(modules: list[str], handlers: Mapping[str, list], templates: Templates, cache: dict, test_functions: Mapping[str, Any]) -> list[tuple[str, list[dict], bool]]:
+    """The roles a handler call is made with: the function deploying the outermost handler module on the call
+    stack; for a helper module a test calls directly, every function of its folder whose module imports it."""
+    names = [Path(m).stem for m in modules]
+    chosen = next((n for n in names if n in handlers or n in test_functions), None)
+    if chosen is None:
+        folder = (ROOT / modules[0]).parent
+        helper = names[0]
+        importers = [
+            f.stem for f in sorted(folder.glob("*.py"))
+            if re.search(rf"^\s*(import {helper}\b|from {helper} import)", f.read_text(), re.MULTILINE)
+        ]
+        chosen_all = [n for n in importers if n in handlers or n in test_functions]
+    else:
+        chosen_all = [chosen]
+    targets = []
+    for name in chosen_all:
+        if name in handlers:
+            for stack, function_id, role_id in handlers[name]:
+                key = (stack.name, role_id)
+                if key not in cache:
+                    cache[key] = [templates.resolve(stack, s) for s in role_statements(stack.template, role_id)]
+                targets.append((f"{stack.name}/{role_id} ({stack.path(role_id)}, role of {function_id})", cache[key], True))
+        else:
+            targets += [(f["where"], f["statements"], True) for f in test_functions[name]]
+    return targets
 
 
 def _count(report: RoleReport, decision: Decision) -> None:

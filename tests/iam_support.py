@@ -476,7 +476,11 @@ class Finding:
 
 @dataclass
 class Exceptions:
-    """Reviewed exceptions: one JSON file of ``{"finding": <Finding.key()>, "reason": "..."}`` entries."""
+    """Reviewed exceptions of both IAM gates: one JSON file of ``{"gate", "finding", "reason"}`` entries.
+
+    ``gate`` is ``"reference"`` (``finding``: a glob over :meth:`Finding.key`) or ``"calls"`` (a glob over the
+    calls gate's failure line).
+    """
 
     entries: list[dict[str, str]]
 
@@ -489,7 +493,12 @@ class Exceptions:
         return cls(entries)
 
     def covers(self, finding: Finding) -> bool:
-        return any(fnmatch.fnmatchcase(finding.key(), e["finding"]) for e in self.entries)
+        """Whether a reviewed exception of the IAM reference gate covers ``finding``."""
+        return any(fnmatch.fnmatchcase(finding.key(), e["finding"]) for e in self.entries if e.get("gate", "reference") == "reference")
+
+    def covers_call(self, failure: str) -> bool:
+        """Whether a reviewed exception of the calls-against-policy gate covers the ``failure`` line."""
+        return any(fnmatch.fnmatchcase(failure, e["finding"]) for e in self.entries if e.get("gate") == "calls")
 
 
 def check(templates: Templates, reference: Reference) -> tuple[list[Finding], dict[str, int]]:

@@ -52,8 +52,9 @@ def test_list_candidates_on_the_job_arn_is_denied_and_on_any_resource_allowed(aw
     board.build_leaderboard(sagemaker, s3, job, SETTINGS)
 
     calls = iam_calls.recorded()[before:]
-    assert {(c["caller"]["module"], c["operation"]) for c in calls} == {
-        ("autopilot_leaderboard", "DescribeAutoMLJobV2"), ("autopilot_leaderboard", "ListCandidatesForAutoMLJob"), ("autopilot_leaderboard", "PutObject"),
+    module = "constructs/sagemaker_tiers/autopilot/autopilot_handlers/autopilot_leaderboard.py"
+    assert {(tuple(c["caller"]["modules"]), c["operation"]) for c in calls} == {
+        ((module,), "DescribeAutoMLJobV2"), ((module,), "ListCandidatesForAutoMLJob"), ((module,), "PutObject"),
     }
     reference = Reference()
     recorded = {"calls": calls, "state_machine_roles": {}}

@@ -102,11 +102,12 @@ def test_a_sync_task_needs_the_polling_and_event_rule_permissions(reference: Ref
 
 
 def test_calls_without_a_known_role_fail(reference: Reference) -> None:
-    handler = {"test": "planted", "caller": {"kind": "handler", "module": "new_handler"}, "service": "sagemaker", "operation": "ListModels", "region": "us-east-1", "params": {}}
+    handler = {"test": "planted", "caller": {"kind": "handler", "modules": ["constructs/sagemaker_tiers/new/new_handlers/new_handler.py"]}, "service": "sagemaker", "operation": "ListModels", "region": "us-east-1", "params": {}}
     machine = {"test": "planted", "caller": {"kind": "state-machine", "unmapped": "the state machine definition was not rendered by tests.sfn_support.state_machine_definition"}, "service": "sns", "operation": "Publish", "region": "us-east-1", "params": {}}
     failures, _ = _evaluate(reference, {"calls": [handler, machine], "state_machine_roles": {}})
     assert failures == [
-        "unmapped call sagemaker:ListModels (test planted): handler module new_handler is deployed by no Lambda function in cdk.out",
+        "unmapped call sagemaker:ListModels (test planted): no Lambda function in cdk.out (or in a template the tests "
+        "synthesized) deploys new_handler or a handler module of its folder that imports it",
         "unmapped call sns:Publish (test planted): the state machine definition was not rendered by tests.sfn_support.state_machine_definition",
     ]
 
