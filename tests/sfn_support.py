@@ -151,6 +151,9 @@ def physical_values(template: Mapping[str, Any], **overrides: Any) -> dict[str, 
         elif kind == "AWS::EC2::Subnet":
             values[logical_id] = f"subnet-{abs(hash(logical_id)) % 10**17:017d}"
             values[f"{logical_id}.SubnetId"] = values[logical_id]
+        elif kind == "AWS::S3::Bucket":
+            values[logical_id] = name
+            values[f"{logical_id}.Arn"] = f"arn:aws:s3:::{name}"
         elif kind == "AWS::CloudWatch::Alarm":
             values[logical_id] = name
             values[f"{logical_id}.Arn"] = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
@@ -158,6 +161,10 @@ def physical_values(template: Mapping[str, Any], **overrides: Any) -> dict[str, 
             values[logical_id] = name
             values[f"{logical_id}.Arn"] = arn
     values.update(overrides)
+    for logical_id, resource in template["Resources"].items():
+        # A bucket renamed by an override keeps a matching ARN (policies name it by Fn::GetAtt Arn).
+        if resource["Type"] == "AWS::S3::Bucket" and logical_id in overrides and f"{logical_id}.Arn" not in overrides:
+            values[f"{logical_id}.Arn"] = f"arn:aws:s3:::{values[logical_id]}"
     return values
 
 
