@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from tests.iam_calls import CALLS_FILE, evaluate_recorded, summary  # noqa: E402
+from tests.iam_calls import CALLS_FILE, evaluate_recorded, summary, sync_requirements  # noqa: E402
 from tests.iam_support import Exceptions, Reference, Templates, check  # noqa: E402
 
 EXCEPTIONS = ROOT / "iam_exceptions.json"
@@ -65,6 +65,9 @@ def main(argv: list[str]) -> int:
             return 1
         recorded = json.loads(calls_path.read_text())
         all_failures, reports = evaluate_recorded(recorded, templates, reference)
+        sync_failures, sync_reports = sync_requirements(templates, reference)
+        all_failures += sync_failures
+        reports.update(sync_reports)
         failures = [f for f in all_failures if not exceptions.covers_call(f)]
         for failure in failures:
             print(f"calls-gate: {failure}")

@@ -66,6 +66,7 @@ ACTION_NAMES = {
 _lock = threading.Lock()
 _calls: list[dict[str, Any]] = []
 _definitions: dict[str, dict[str, Any]] = {}  # canonical definition JSON -> where it was rendered from
+_created_state_machines: dict[str, str] = {}  # state machine ARN -> canonical definition, as created
 _test_functions: dict[str, list[dict[str, Any]]] = {}  # handler module -> functions in templates tests synthesized
 _state = {"test": "", "installed": False}
 
@@ -95,7 +96,12 @@ def install() -> None:
             }
             with _lock:
                 _calls.append(entry)
-        return original(self, operation_name, api_params)
+        result = original(self, operation_name, api_params)
+        if operation_name == "CreateStateMachine" and self.meta.service_model.service_name == "stepfunctions":
+            # Which definition an execution runs, even after moto forgot it (an execution outliving its test).
+            with _lock:
+                _created_state_machines[result["stateMachineArn"]] = _canonical(json.loads(api_params["definition"]))
+        return result
 
     BaseClient._make_api_call = recording
     _state["installed"] = True
@@ -205,6 +211,9 @@ def _definition_of(state_machine_arn: str) -> str:
     """The definition moto runs for ``state_machine_arn`` (tasks run in threads of their own), canonical JSON."""
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+    with _lock:
+        if state_machine_arn in _created_state_machines:
+            return _created_state_machines[state_machine_arn]
     _, _, _, region, account, _ = state_machine_arn.split(":", 5)
     backend = stepfunctions_parser_backends[account][region]
     try:
@@ -730,6 +739,39 @@ def _handler_targets(modules: list[str], handlers: Mapping[str, list], templates
         else:
             targets += [(f["where"], f["statements"], True) for f in test_functions[name]]
     return targets
+
+
+def sync_requirements(templates: Templates, reference: Reference) -> tuple[list[str], dict[str, RoleReport]]:
+    """Every ``.sync`` task of every state machine in cdk.out against its role: the extra polling and EventBridge
+    rule permissions Step Functions needs (executions under moto cannot run ``.sync`` tasks, so no call shows them)."""
+    evaluator = Evaluator(reference)
+    failures: list[str] = []
+    reports: dict[str, RoleReport] = defaultdict(RoleReport)
+    for stack in templates.stacks.values():
+        for logical_id, resource in stack.template.get("Resources", {}).items():
+            if resource["Type"] != "AWS::StepFunctions::StateMachine":
+                continue
+            props = resource.get("Properties", {})
+            role = props.get("RoleArn")
+            if not (isinstance(role, dict) and "Fn::GetAtt" in role) or "DefinitionString" not in props:
+                continue
+            definition = json.loads(templates.resolve(stack, props["DefinitionString"]), strict=False)
+            tasks = _sync_tasks(definition)
+            if not tasks:
+                continue
+            role_id = role["Fn::GetAtt"][0]
+            statements = [templates.resolve(stack, s) for s in role_statements(stack.template, role_id)]
+            name = f"{stack.name}/{role_id} ({stack.path(role_id)}, role of state machine {logical_id}, .sync tasks)"
+            for task in tasks:
+                for extra in sync_calls(task):
+                    if "unknown_sync" in extra:
+                        failures.append(f"{name}: {task}: no known permissions for this .sync integration")
+                        continue
+                    decision = evaluator.evaluate(extra["action"], extra["resource"], {}, statements, names_may_differ=False)
+                    _count(reports[name], decision)
+                    if not decision.allowed:
+                        failures.append(f"denied: .sync task {task} needs {extra['action']} for role {name}: {'; '.join(decision.reasons)}")
+    return failures, dict(reports)
 
 
 def _count(report: RoleReport, decision: Decision) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.iam_calls import ANY, evaluate_recorded, summary, sync_calls
+from tests.iam_calls import ANY, evaluate_recorded, summary, sync_calls, sync_requirements
 from tests.iam_support import Reference, Templates
 
 SM_ROLE = "DeployRole@abc"
@@ -116,3 +116,22 @@ def test_an_unresolved_cross_stack_value_matches_but_only_partially(reference: R
     statement = {"Action": "sns:Publish", "Effect": "Allow", "Resource": ANY}
     failures, reports = _evaluate(reference, _recorded([_sm_call("Publish", {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t"}, service="sns")], [statement]))
     assert failures == [] and next(iter(reports.values())).partial == 1
+
+
+def test_sync_tasks_of_every_state_machine_in_cdk_out_are_checked_without_running_them(reference: Reference) -> None:
+    # moto cannot run .sync SageMaker tasks, so the app's .sync training state machine is checked statically.
+    definition = {"Fn::Join": ["", ['{"StartAt":"Train","States":{"Train":{"Type":"Task","End":true,"Resource":"arn:', {"Ref": "AWS::Partition"}, ':states:::sagemaker:createTrainingJob.sync","Parameters":{}}}}']]}
+    statements = [{"Action": ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"], "Effect": "Allow", "Resource": "*"}]
+    template = {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {}},
+            "RolePolicy": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {"Statement": statements}, "Roles": [{"Ref": "Role"}]}},
+            "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"DefinitionString": definition, "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]}}},
+        }
+    }
+    failures, reports = sync_requirements(Templates(templates={"planted": template}), reference)
+    assert [f.split(" needs ", 1)[1].split(" for role ", 1)[0] for f in failures] == ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+    assert "for role planted/Role (, role of state machine Machine, .sync tasks)" in failures[0]
+    statements.append({"Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"], "Effect": "Allow", "Resource": {"Fn::Join": ["", ["arn:aws:events:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"]]}})
+    failures, reports = sync_requirements(Templates(templates={"planted": template}), reference)
+    assert failures == [] and next(iter(reports.values())).full == 5
