@@ -13,7 +13,9 @@ moto enforces no IAM, so the tests record what IAM would see:
     to the synthesized template it was rendered from (:func:`register_definition`, called by
     ``tests.sfn_support.state_machine_definition``), whose ``RoleArn`` names the role.
 
-  Calls made by the tests themselves (creating moto fixtures, reading results) are neither and are not recorded.
+  Calls made by the tests themselves (creating moto fixtures, reading results, and fakes that stand in for
+  SageMaker inside an execution's thread: the client's direct caller is test code, not moto's interpreter) are
+  neither and are not recorded.
 * :func:`write` saves the calls at the end of the session (``.iam-calls.json``); ``scripts/iam_gate.py``
   evaluates them against the fresh ``cdk.out`` (handler roles) and the templates the executions came from
   (state machine roles), prints a summary per role, and fails on any denied or unmapped call.
@@ -190,8 +192,11 @@ def _caller() -> dict[str, Any] | None:
     frame = sys._getframe(2)
     modules: list[str] = []
     env = None
+    direct = None  # the code that called the client: moto's interpreter for a task, test code for a test's fake
     while frame is not None:
         filename = frame.f_code.co_filename
+        if direct is None and not any(part in filename for part in ("/botocore/", "/boto3/", "iam_calls.py")):
+            direct = filename
         if "_handlers" in filename and filename.startswith(str(HANDLERS)):
             relative = str(Path(filename).relative_to(ROOT))
             if relative not in modules:
@@ -201,7 +206,7 @@ def _caller() -> dict[str, Any] | None:
         frame = frame.f_back
     if modules:
         return {"kind": "handler", "modules": modules}
-    if env is not None:
+    if env is not None and direct is not None and "moto/stepfunctions/parser/" in direct:
         state_machine = env.states.context_object.context_object_data["StateMachine"]
         return {"kind": "state-machine", "definition": _definition_of(state_machine["Id"]), "name": state_machine["Name"]}
     return None
