@@ -39,6 +39,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("outdir", nargs="?", default=str(ROOT / "cdk.out"))
     parser.add_argument("--calls", default=str(CALLS_FILE), help="calls recorded by pytest; 'none' skips the calls gate")
     parser.add_argument("--verbose", action="store_true", help="say why each partially evaluated call is partial")
+    parser.add_argument(
+        "--calls-advisory", action="store_true",
+        help="print the calls gate's findings without failing (while the findings listed in README are open)",
+    )
     args = parser.parse_args(argv[1:])
     started = time.perf_counter()
     templates = Templates(args.outdir)
@@ -78,7 +82,10 @@ def main(argv: list[str]) -> int:
             f"{len(all_failures) - len(failures)} excepted "
             f"({time.perf_counter() - started:.1f} s)"
         )
-        failed |= bool(failures)
+        if args.calls_advisory and failures:
+            print(f"calls-gate: ADVISORY: {len(failures)} findings do not fail this run (see README); fix them and drop --calls-advisory")
+        else:
+            failed |= bool(failures)
     return 1 if failed else 0
 
 
