@@ -162,3 +162,7 @@ class AutopilotStack(Stack):
             self, "OutputPrefix", value=settings.autopilot_output_prefix,
             description="Key prefix of job outputs and leaderboards in the foundation's ML bucket",
         )
+        CfnOutput(self, "ModelPackageGroup", value=settings.autopilot_model_package_group, description="Registry group a run registers into")
+        if self.autopilot.dead_letter_queue is not None:
+            CfnOutput(self, "DeadLetterQueueUrl", value=self.autopilot.dead_letter_queue.queue_url,
+                      description="Trigger events that could not start a run")

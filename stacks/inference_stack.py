@@ -112,3 +112,6 @@ class InferenceStack(Stack):
         CfnOutput(self, "EndpointName", value=endpoint.endpoint_name, description="SageMaker endpoint serving the approved model")
         CfnOutput(self, "DeploymentStateMachineArn", value=endpoint.state_machine.state_machine_arn)
         CfnOutput(self, "DeployedModelParameter", value=endpoint.deployed_model_parameter_name)
+        CfnOutput(self, "ModelPackageGroup", value=cfg.inference_group, description="Registry group whose approved version is served")
+        CfnOutput(self, "DeadLetterQueueUrl", value=endpoint.dead_letter_queue.queue_url,
+                  description="Approved-model events whose deployment could not start")

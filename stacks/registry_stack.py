@@ -55,6 +55,14 @@ class RegistryStack(Stack):
             self.workflow.watch(group)
         CfnOutput(self, "ApprovalApiUrl", value=self.workflow.api.url, description="Base URL of the approval API")
         CfnOutput(self, "AdminTopicArn", value=self.workflow.topic.topic_arn)
+        # What the operator CLI (sagemaker_tiers.cli) reads to find the registry's parameters, groups and queues.
+        CfnOutput(self, "ParameterPrefix", value=self.workflow.parameter_prefix,
+                  description="SSM prefix of the approved-model parameters: <prefix>/<group>/approved-model")
+        CfnOutput(self, "ModelPackageGroups", value=",".join(self.groups), description="Model package groups the approval workflow watches")
+        CfnOutput(self, "EventDeadLetterQueueUrl", value=self.workflow.dead_letter_queue.queue_url,
+                  description="Model package events that failed every delivery attempt")
+        CfnOutput(self, "FailedInvocationsQueueUrl", value=self.workflow.failed_invocations_queue.queue_url,
+                  description="Approval handler invocations that failed every retry")
 
     def group(self, key: str, name: str) -> ModelPackageGroup:
         """The group called ``name``, which the tier's context key ``sagemaker-tiers:<key>`` named.

@@ -163,6 +163,10 @@ class TrainingStack(Stack):
         # Prefixes, not s3:// URIs: an output may not re-export the foundation's bucket name (cfn-lint W6001).
         CfnOutput(self, "DatasetPrefix", value=prefix, description="Upload train/ and validation/ CSV files under this prefix of the ML bucket")
         CfnOutput(self, "ModelPrefix", value=cfg.training_output_prefix, description="Model artifacts and training reports, per job")
+        CfnOutput(self, "ModelPackageGroup", value=cfg.training_model_package_group, description="Registry group a run registers into")
+        if self.pipeline.dead_letter_queue is not None:
+            CfnOutput(self, "DeadLetterQueueUrl", value=self.pipeline.dead_letter_queue.queue_url,
+                      description="Trigger events that could not start a run")
 
 
     def _image(self, cfg: TrainingConfig) -> dict[str, Any]:

@@ -187,3 +187,26 @@ def test_bench_scaling_contexts_build_the_whole_app(tmp_path: Path) -> None:
         tiers = build_app(App(outdir=str(tmp_path / str(count)), context=app_context(**bench.scaling_context(count))))
         assert len(tiers.registry.groups) == count
         assert tiers.inference.endpoints.keys() == {"group-0"}
+
+
+def test_the_operator_cli_finds_every_output_it_reads(synthesized) -> None:
+    # sagemaker_tiers.cli reads these outputs of the deployed stacks; a renamed or dropped output breaks it.
+    from sagemaker_tiers.cli import discovery, status
+
+    tiers, outdir = synthesized
+    found = discovery.stacks_in_cdk_out(outdir)
+    assert set(found) == set(discovery.TIERS)
+    outputs = {tier: set(template_outputs) for tier, (_, template_outputs) in found.items()}
+    reads = {
+        ("registry", "ApprovalApiUrl"), ("registry", "ParameterPrefix"), ("registry", "ModelPackageGroups"),
+        ("inference", "EndpointName"), ("inference", "DeployedModelParameter"), ("inference", "ModelPackageGroup"),
+        *status.DEAD_LETTER_OUTPUTS, *status.STATE_MACHINE_OUTPUTS,
+    }
+    # The training and Autopilot queues exist only with a trigger (schedule or new data).
+    optional = {("training", "DeadLetterQueueUrl")} if tiers.training.pipeline.dead_letter_queue is None else set()
+    if tiers.autopilot.autopilot.dead_letter_queue is None:
+        optional.add(("autopilot", "DeadLetterQueueUrl"))
+    assert {(tier, key) for tier, key in reads - optional if key not in outputs[tier]} == set()
+    registry = found["registry"][1]
+    assert registry["ModelPackageGroups"]["Value"] == ",".join(tiers.config.model_package_groups)
+    assert registry["ParameterPrefix"]["Value"] == f"/{tiers.config.project_name}/registry"
