@@ -124,3 +124,36 @@ def test_a_stack_deployed_before_the_cli_outputs_asks_for_a_redeploy(deployed, r
     result = run("status")
     assert result.exit_code == 1
     assert "has no output ModelPackageGroups" in result.stderr
+
+
+def _cdk_out(tmp_path, stacks: dict[str, dict]) -> str:
+    artifacts = {}
+    for name, outputs in stacks.items():
+        (tmp_path / f"{name}.template.json").write_text(json.dumps({"Outputs": outputs}))
+        artifacts[name] = {"type": "aws:cloudformation:stack", "environment": "aws://unknown-account/unknown-region",
+                           "properties": {"templateFile": f"{name}.template.json"}}
+    artifacts["Tree"] = {"type": "cdk:tree"}
+    (tmp_path / "manifest.json").write_text(json.dumps({"version": "48.0.0", "artifacts": artifacts}))
+    return str(tmp_path)
+
+
+def test_cdk_out_names_the_stacks_and_deployed_outputs_give_the_values(deployed, run, tmp_path) -> None:
+    # Synthesized outputs are tokens ({"Ref": ...}) or literals; the deployed stack's values win.
+    cdk_out = _cdk_out(tmp_path, {
+        "sagemaker-tiers-registry": {"ParameterPrefix": {"Value": "/stale"}, "EventDeadLetterQueueUrl": {"Value": {"Ref": "Q"}}},
+        "sagemaker-tiers-inference": {"EndpointName": {"Value": {"Ref": "E"}}},
+        "sagemaker-tiers-autopilot": {"StateMachineArn": {"Value": {"Ref": "S"}}},  # in cdk.out, not deployed: left out
+    })
+    data = _json(run("--project", "ignored-with-cdk-out", "--cdk-out", cdk_out, "--output", "json", "status"))
+    assert data["project"] == "sagemaker-tiers"
+    assert [g["group"] for g in data["groups"]] == ["example-churn", "fraud"]
+    assert data["groups"][0]["endpoint"] == ENDPOINT
+    assert {q["tier"] for q in data["deadLetterQueues"]} == {"registry", "inference"}  # training is not in this cdk.out
+
+
+def test_cdk_out_without_the_registry_stack_is_a_clear_error(deployed, run, tmp_path) -> None:
+    cdk_out = _cdk_out(tmp_path, {"sagemaker-tiers-training": {}})
+    result = run("--cdk-out", cdk_out, "status")
+    assert result.exit_code == 1 and "holds no '<project>-registry' stack" in result.stderr
+    empty = run("--cdk-out", str(tmp_path / "missing"), "status")
+    assert empty.exit_code == 1 and "cannot be read as a cloud assembly manifest" in empty.stderr
