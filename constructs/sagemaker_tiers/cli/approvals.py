@@ -43,7 +43,7 @@ def resolve_package(deployment: Deployment, session: Any, package: str) -> str:
     for page in paginator.paginate(ModelPackageGroupName=group, ModelPackageType="Versioned"):
         for summary in page["ModelPackageSummaryList"]:
             if version_of(summary["ModelPackageArn"]) == int(version):
-                return summary["ModelPackageArn"]
+                return str(summary["ModelPackageArn"])
     raise CliError("UnknownPackage", f"group {group!r} has no version {version}")
 
 
@@ -73,7 +73,8 @@ def decide(deployment: Deployment, session: Any, package: str, decision: str, co
     prepared = urllib.request.Request(url, data=body, headers=dict(signed.headers.items()), method="POST")
     try:
         with urllib.request.urlopen(prepared, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (https URL from the stack)
-            return json.loads(response.read().decode())
+            answer: dict[str, Any] = json.loads(response.read().decode())
+            return answer
     except urllib.error.HTTPError as error:
         raise _refusal(error.code, error.read()) from None
     except (urllib.error.URLError, TimeoutError, OSError) as error:

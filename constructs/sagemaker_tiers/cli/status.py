@@ -47,7 +47,8 @@ def _iso(value: Any) -> str | None:
 
 def _parameter(ssm: Any, name: str) -> str | None:
     try:
-        return ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        value: str = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        return value
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
             return None
@@ -56,7 +57,8 @@ def _parameter(ssm: Any, name: str) -> str | None:
 
 def _endpoint_status(sagemaker: Any, name: str) -> str:
     try:
-        return sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
+        status: str = sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
+        return status
     except ClientError as error:
         info = error.response.get("Error", {})
         # DescribeEndpoint answers ValidationException "Could not find endpoint ..." for an absent endpoint.
