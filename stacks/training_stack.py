@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,6 +165,10 @@ class TrainingStack(Stack):
         CfnOutput(self, "DatasetPrefix", value=prefix, description="Upload train/ and validation/ CSV files under this prefix of the ML bucket")
         CfnOutput(self, "ModelPrefix", value=cfg.training_output_prefix, description="Model artifacts and training reports, per job")
         CfnOutput(self, "ModelPackageGroup", value=cfg.training_model_package_group, description="Registry group a run registers into")
+        # The overrides a run's input may carry, as the state machine's ValidateInput checks them (the CLI checks
+        # `sagemaker-tiers train start` against them before starting a run).
+        CfnOutput(self, "RunInputRules", value=json.dumps(self.pipeline.run_input_rules(), separators=(",", ":")),
+                  description="Run input overrides the state machine accepts")
         if self.pipeline.dead_letter_queue is not None:
             CfnOutput(self, "DeadLetterQueueUrl", value=self.pipeline.dead_letter_queue.queue_url,
                       description="Trigger events that could not start a run")

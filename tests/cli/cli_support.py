@@ -23,6 +23,13 @@ ENDPOINT = f"{PROJECT}-example-churn"
 DEPLOYED_PARAMETER = f"{PREFIX}/example-churn/deployed-model"
 PASS_DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 ROLE_ARN = "arn:aws:iam::123456789012:role/sfn"
+#: The training stack's RunInputRules output (TrainingPipeline.run_input_rules) for the example pipeline.
+RUN_INPUT_RULES = {
+    "keys": ["hyperparameters", "instanceType", "instanceCount", "trigger"],
+    "hyperparameters": ["l2", "learning-rate", "target"],
+    "instanceTypes": ["ml.m5d.xlarge", "ml.c5d.xlarge"],
+    "maxInstanceCount": 4,
+}
 
 
 @dataclass
@@ -102,7 +109,12 @@ def deployed() -> Deployed:
                 "ModelPrefix": "models/",
                 "ModelPackageGroup": "example-churn",
                 "DeadLetterQueueUrl": _queue(app, "training-dlq"),
+                "RunInputRules": json.dumps(RUN_INPUT_RULES),
             },
+        )
+        app.create_stack(
+            "autopilot",
+            {"StateMachineArn": _state_machine(app, "autopilot"), "OutputPrefix": "autopilot/", "ModelPackageGroup": "example-churn"},
         )
         app.create_stack(
             "inference",

@@ -200,6 +200,7 @@ def test_the_operator_cli_finds_every_output_it_reads(synthesized) -> None:
     reads = {
         ("registry", "ApprovalApiUrl"), ("registry", "ParameterPrefix"), ("registry", "ModelPackageGroups"),
         ("inference", "EndpointName"), ("inference", "DeployedModelParameter"), ("inference", "ModelPackageGroup"),
+        ("training", "RunInputRules"), ("autopilot", "StateMachineArn"),
         *status.DEAD_LETTER_OUTPUTS, *status.STATE_MACHINE_OUTPUTS,
     }
     # The training and Autopilot queues exist only with a trigger (schedule or new data).
@@ -210,3 +211,5 @@ def test_the_operator_cli_finds_every_output_it_reads(synthesized) -> None:
     registry = found["registry"][1]
     assert registry["ModelPackageGroups"]["Value"] == ",".join(tiers.config.model_package_groups)
     assert registry["ParameterPrefix"]["Value"] == f"/{tiers.config.project_name}/registry"
+    # `train start` validates against this output: the pipeline's own rules.
+    assert json.loads(found["training"][1]["RunInputRules"]["Value"]) == tiers.training.pipeline.run_input_rules()

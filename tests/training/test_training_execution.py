@@ -24,6 +24,7 @@ from tests.sfn_support import (
     run_execution,
     state_machine_definition,
 )
+from sagemaker_tiers.training.training_pipeline import RUN_INPUT_KEYS
 from tests.training.conftest import ALLOWED_TYPES, GROUP_NAME, HYPERPARAMETERS, POLL_JOB_PREFIX
 
 BUCKET = "ml-data-bucket"
@@ -268,3 +269,33 @@ def test_a_stopped_job_is_reported_without_a_capacity_retry(account, job_outcome
     assert result["error"] == "SageMaker.TrainingJobStopped"
     assert len(account.create_requests[creates:]) == 1
     assert "RetryOnCapacityError" not in entered_states(account.sfn, result["executionArn"])
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "instance_type", "instance_count"),
+    [
+        ({"l2": "0.5"}, None, None),
+        ({"epochs": "3"}, None, None),
+        ({}, "ml.p5.48xlarge", None),
+        ({}, None, 0),
+        ({}, None, 5),
+        ({}, ALLOWED_TYPES[-1], 2),
+    ],
+)
+def test_the_operator_cli_refuses_exactly_what_the_state_machine_refuses(account, synthesized, hyperparameters, instance_type, instance_count):
+    # `sagemaker-tiers train start` checks overrides against run_input_rules() (the stack's RunInputRules output);
+    # the state machine's own ValidateInput states are the reference.
+    from sagemaker_tiers.cli import errors, runs
+
+    rules = json.loads(json.dumps(synthesized.poll.run_input_rules()))
+    assert rules["keys"] == list(RUN_INPUT_KEYS)
+    try:
+        payload = runs.training_input(rules, hyperparameters, instance_type, instance_count, None)
+        cli_accepts = True
+    except errors.CliError:
+        payload = {k: v for k, v in {"hyperparameters": hyperparameters or None, "instanceType": instance_type,
+                                     "instanceCount": instance_count}.items() if v is not None}
+        cli_accepts = False
+    result = account.run(payload)
+    state_machine_refuses = result["status"] == "FAILED" and result.get("error") == "TrainingPipeline.InvalidInput"
+    assert cli_accepts is not state_machine_refuses, (payload, result.get("cause"))

@@ -842,6 +842,16 @@ class TrainingPipeline(Construct):
             fields.append("checkpointUri")
         return {f"{name}.$": f"$.run.{name}" for name in fields}
 
+    def run_input_rules(self) -> dict[str, Any]:
+        """What a run's input may override, as the state machine's ``ValidateInput`` checks it: the input keys,
+        the declared hyperparameter names (string values), the allowed instance types and the maximum count."""
+        return {
+            "keys": list(RUN_INPUT_KEYS),
+            "hyperparameters": sorted(self.hyperparameters),
+            "instanceTypes": list(self.allowed_instance_types),
+            "maxInstanceCount": self.max_instance_count,
+        }
+
     def _validation(self, states: Construct, capacity_retry_interval: Duration) -> sfn.Parallel:
         """Check the run's input with Choice states; output ``{"run": {...}}`` or fail with InvalidInput."""
 
