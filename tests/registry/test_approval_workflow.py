@@ -333,3 +333,30 @@ def test_review_page_reads_the_reports_bucket_the_parameters_and_sends_renewed_l
     assert {"METRICS_BUCKET", "TOPIC_ARN", "APPROVAL_URL", "TOKEN_TTL_SECONDS", "PARAMETER_PREFIX"} <= set(variables)
     # The API's own URL comes from its id (a reference to the stage would be a dependency cycle).
     assert "Stage" not in json.dumps(variables["APPROVAL_URL"])
+
+
+def test_a_workflow_watching_no_group_fails_at_synth_naming_the_fix() -> None:
+    # EventBridge rejects the empty group list the rules would get, so this must not reach a deployment.
+    stack, _ = _stack(groups=0)
+    with pytest.raises(RuntimeError, match=r"watches no model package group.*workflow\.watch\(group\)"):
+        stack.node.root.synth()  # type: ignore[attr-defined]
+
+
+def test_groups_watched_after_construction_satisfy_the_check() -> None:
+    stack, workflow = _stack(groups=0)
+    workflow.watch(ModelPackageGroup(stack, "Late", model_package_group_name="late"))
+    Template.from_stack(stack)  # synthesizes
+
+
+def test_cloudwatch_alarms_of_this_account_may_publish_to_the_encrypted_ssl_only_topic(synthesized) -> None:
+    # enforce_ssl writes a topic policy, which replaces SNS's default one: without this Allow no alarm arrives.
+    template, workflow = synthesized
+    [policy] = template.find_resources("AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    [allow] = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and allow["Action"] == "sns:Publish"
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert allow["Condition"]["ArnLike"]["aws:SourceArn"] == {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":alarm:*"]]
+    }
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)

@@ -213,3 +213,60 @@ def test_the_operator_cli_finds_every_output_it_reads(synthesized) -> None:
     assert registry["ParameterPrefix"]["Value"] == f"/{tiers.config.project_name}/registry"
     # `train start` validates against this output: the pipeline's own rules.
     assert json.loads(found["training"][1]["RunInputRules"]["Value"]) == tiers.training.pipeline.run_input_rules()
+
+
+def test_every_alarm_that_notifies_a_topic_may_publish_to_it_and_use_its_key(synthesized) -> None:
+    # An SNS topic policy replaces SNS's default one; each alarm's topic must allow cloudwatch.amazonaws.com for that
+    # alarm (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html), and CloudWatch must be
+    # able to use the topic's KMS key (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+    from fnmatch import fnmatchcase
+
+    from tests.sfn_support import ACCOUNT, REGION, resolve
+
+    _, outdir = synthesized
+    templates = {p.name: json.loads(p.read_text()) for p in outdir.glob("*.template.json")}
+    exports = {
+        output["Export"]["Name"]: (name, output["Value"])
+        for name, template in templates.items()
+        for output in template.get("Outputs", {}).values()
+        if "Export" in output
+    }
+
+    def referenced(template_name: str, value: dict) -> tuple[str, str]:
+        """(template, logical id) of a Ref or GetAtt, or of the one behind an imported export."""
+        if "Fn::ImportValue" in value:
+            template_name, value = exports[value["Fn::ImportValue"]]
+        return template_name, value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+
+    def rendered(value):  # noqa: ANN001, ANN202
+        return resolve(value, {})
+
+    checked = 0
+    for name, template in templates.items():
+        for alarm_id, alarm in template["Resources"].items():
+            if alarm["Type"] != "AWS::CloudWatch::Alarm":
+                continue
+            alarm_arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm['Properties'].get('AlarmName', alarm_id)}"
+            for action in alarm["Properties"].get("AlarmActions", []):
+                topic_template, topic_id = referenced(name, action)
+                resources = templates[topic_template]["Resources"]
+                assert resources[topic_id]["Type"] == "AWS::SNS::Topic", (alarm_id, action)
+                policies = [r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy" and {"Ref": topic_id} in r["Properties"]["Topics"]]
+                allowed = [
+                    s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]
+                    if s["Effect"] == "Allow" and s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and "sns:Publish" in s["Action"]
+                    and s["Resource"] == {"Ref": topic_id}
+                    and rendered(s["Condition"]["StringEquals"]["aws:SourceAccount"]) == ACCOUNT
+                    and fnmatchcase(alarm_arn, rendered(s["Condition"]["ArnLike"]["aws:SourceArn"]))
+                ]
+                assert policies and allowed, f"{alarm_id} of {name}: its topic {topic_id} does not let CloudWatch publish"
+                key_template, key_id = referenced(topic_template, resources[topic_id]["Properties"]["KmsMasterKeyId"])
+                key_policy = templates[key_template]["Resources"][key_id]["Properties"]["KeyPolicy"]
+                assert any(
+                    s["Effect"] == "Allow" and "cloudwatch.amazonaws.com" in json.dumps(s["Principal"])
+                    and {"kms:Decrypt", "kms:GenerateDataKey"} <= set(s["Action"])
+                    and rendered(s["Condition"]["StringEquals"]["aws:SourceAccount"]) == ACCOUNT
+                    for s in key_policy["Statement"]
+                ), f"CloudWatch cannot use the key of {topic_id}"
+                checked += 1
+    assert checked >= 11  # every alarm of every tier notifies the administrators

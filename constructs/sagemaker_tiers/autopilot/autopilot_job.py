@@ -32,7 +32,7 @@ from sagemaker_tiers.autopilot.problems import (
     objective_direction,
 )
 from sagemaker_tiers.core import defaults
-from sagemaker_tiers.core.delivery import alarm_on_any, last_stop_queue
+from sagemaker_tiers.core.delivery import alarm_on_any, encrypted_topic, last_stop_queue
 from sagemaker_tiers.core.nag import acknowledge, acknowledge_outside_vpc, skip_checkov
 from sagemaker_tiers.core.validation import (
     require_customer_managed_key,
@@ -243,9 +243,7 @@ class AutopilotJob(Construct):
             service="sagemaker", resource="automl-job", resource_name=f"{job_name_prefix}-*"
         )
 
-        self.topic = topic or sns.Topic(
-            self, "Topic", display_name="SageMaker Autopilot runs", master_key=key, enforce_ssl=True
-        )
+        self.topic = topic or encrypted_topic(self, "Topic", display_name="SageMaker Autopilot runs", encryption_key=key)
         self.job_role = job_role or iam.Role(
             self,
             "JobRole",

@@ -13,6 +13,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -75,6 +76,51 @@ def alarm_on_any(
     if action is not None:
         alarm.add_alarm_action(action)
     return alarm
+
+
+def encrypted_topic(scope: Construct, id: str, *, display_name: str, encryption_key: kms.IKey) -> sns.Topic:
+    """A KMS-encrypted, SSL-only topic that this account's CloudWatch alarms may publish to.
+
+    ``enforce_ssl`` makes CDK write a topic policy, and a topic policy replaces SNS's default one, so without an
+    explicit Allow CloudWatch could not publish the alarms (identity-based grants cover our own roles, not a
+    service principal). The Allow is scoped against the confused deputy: ``aws:SourceAccount`` is this account and
+    ``aws:SourceArn`` one of its alarms in this region (alarms of every tier's stack publish here, so the ARNs are
+    a pattern, not a list: a list would make this stack depend on every stack that alarms).
+    https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html (CloudWatch alarms publishing to a topic)
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
+
+    CloudWatch also needs the topic's key (``kms:Decrypt`` and ``kms:GenerateDataKey`` for
+    ``cloudwatch.amazonaws.com``), which :class:`~sagemaker_tiers.foundation.MlEncryptionKey`'s policy grants for
+    this account's sources: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+    """
+    topic = sns.Topic(scope, id, display_name=display_name, master_key=encryption_key, enforce_ssl=True)
+    allow_alarms_to_publish(topic)
+    return topic
+
+
+def allow_alarms_to_publish(topic: sns.ITopic) -> None:
+    """Let this account's CloudWatch alarms (of this region) publish to ``topic`` (see :func:`encrypted_topic`).
+
+    A no-op for an imported topic, whose policy CDK cannot change: its owner must allow ``cloudwatch.amazonaws.com``.
+    """
+    stack = Stack.of(topic)
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowThisAccountsAlarmsToPublish",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {"aws:SourceArn": alarm_arn_pattern(stack)},
+            },
+        )
+    )
+
+
+def alarm_arn_pattern(stack: Stack) -> str:
+    """ARN pattern of every CloudWatch alarm of ``stack``'s account and region."""
+    return f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
 
 
 def grant_key_via(grantee: iam.IGrantable, key: kms.IKey, service: str, *actions: str) -> iam.Grant:

@@ -46,7 +46,7 @@ import jsii
 from constructs import Construct, IValidation
 
 from sagemaker_tiers.core import defaults
-from sagemaker_tiers.core.delivery import ExactSqsDestination, alarm_on_any, grant_key_via, last_stop_queue
+from sagemaker_tiers.core.delivery import ExactSqsDestination, alarm_on_any, encrypted_topic, grant_key_via, last_stop_queue
 from sagemaker_tiers.core.flags import IAM_MINIMIZE_POLICIES, warn_unless_flag
 from sagemaker_tiers.core.nag import acknowledge, acknowledge_grant, acknowledge_outside_vpc, skip_checkov
 from sagemaker_tiers.core.validation import (
@@ -143,9 +143,10 @@ class ApprovalWorkflow(Construct):
         self._log_retention = log_retention
         if topic is None and not admin_emails:
             self.node.add_validation(_NoRecipients())
+        self.node.add_validation(_WatchesSomething(self))
 
-        self.topic = topic or sns.Topic(
-            self, "AdminTopic", display_name="SageMaker model approvals", master_key=encryption_key, enforce_ssl=True
+        self.topic = topic or encrypted_topic(
+            self, "AdminTopic", display_name="SageMaker model approvals", encryption_key=encryption_key
         )
         self.dead_letter_queue = self._queue("EventDeadLetterQueue", "model package events that failed every delivery attempt")
         self.failed_invocations_queue = self._queue("FailedInvocationsQueue", "approval handler invocations that failed every retry")
@@ -659,6 +660,27 @@ class _LazyList:
 
     def produce(self) -> list[str]:
         return self._produce()
+
+
+@jsii.implements(IValidation)
+class _WatchesSomething:
+    """Synth-time check: the rules' group lists must not be empty (groups may be watched until synth).
+
+    "The value of each field in an event pattern is an array containing one or more values"; EventBridge rejects an
+    empty one, so a workflow watching nothing would synthesize and then fail at deploy:
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-arrays.html
+    """
+
+    def __init__(self, workflow: ApprovalWorkflow) -> None:
+        self._workflow = workflow
+
+    def validate(self) -> list[str]:
+        if self._workflow.groups:
+            return []
+        return [
+            f"ApprovalWorkflow {self._workflow.node.path} watches no model package group (EventBridge rejects the "
+            "empty group list of its rules at deploy): pass groups=[...] or call workflow.watch(group)"
+        ]
 
 
 @jsii.implements(IValidation)

@@ -32,7 +32,7 @@ import jsii
 from constructs import Construct, IConstruct, IValidation
 
 from sagemaker_tiers.core import defaults
-from sagemaker_tiers.core.delivery import alarm_on_any, last_stop_queue
+from sagemaker_tiers.core.delivery import alarm_on_any, encrypted_topic, last_stop_queue
 from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import (
     ValidationError,
@@ -509,8 +509,8 @@ class TrainingPipeline(Construct):
         self._grant_execution_role(channels, enable_remote_debug)
 
         # -- notification topic ------------------------------------------------------------------------------
-        self.topic: sns.ITopic = notification_topic or sns.Topic(
-            self, "Notifications", display_name="SageMaker training pipeline", master_key=encryption_key, enforce_ssl=True
+        self.topic: sns.ITopic = notification_topic or encrypted_topic(
+            self, "Notifications", display_name="SageMaker training pipeline", encryption_key=encryption_key
         )
 
         # -- state machine -----------------------------------------------------------------------------------
