@@ -60,7 +60,10 @@ def build_app(app: App) -> TiersApp:
     training = TrainingStack(app, f"{config.project_name}-training", **tiers)
     autopilot = AutopilotStack(app, f"{config.project_name}-autopilot", **tiers)
     studio = StudioStack(app, f"{config.project_name}-studio", **tiers)
-    inference = InferenceStack(app, f"{config.project_name}-inference", **tiers)
+    # The endpoint reads model data wherever the tiers that register into its group write it.
+    inference = InferenceStack(
+        app, f"{config.project_name}-inference", **tiers, model_sources=[training.pipeline, autopilot.autopilot]
+    )
     check_autopilot_fits_endpoint(autopilot.autopilot_config, inference.inference_config)
     return TiersApp(
         config=config, foundation=foundation, registry=registry,

@@ -41,6 +41,9 @@ class AppConfig:
     model_package_groups: tuple[str, ...] = ("example-churn",)
     #: Hours an emailed approval link can decide (0.25 h to 14 days).
     approval_link_ttl_hours: int = 72
+    #: Minutes between scheduled reconciles (1-1440): the registry re-promotes every watched group and each
+    #: endpoint's state machine re-checks what it serves, so an event EventBridge lost heals within this time.
+    reconcile_interval_minutes: int = 60
 
     @classmethod
     def from_node(cls, node: Node) -> "AppConfig":
@@ -62,6 +65,7 @@ class AppConfig:
             key + "noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, minimum=1, maximum=3650
         )
         require_int_in_range(key + "approval_link_ttl_hours", self.approval_link_ttl_hours, minimum=1, maximum=336)
+        require_int_in_range(key + "reconcile_interval_minutes", self.reconcile_interval_minutes, minimum=1, maximum=1440)
         for name, values in (("admin_emails", self.admin_emails), ("model_package_groups", self.model_package_groups)):
             if not isinstance(values, tuple) or not all(isinstance(v, str) for v in values):
                 raise ValidationError(f"{key}{name} must be a list of strings, got {values!r}")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import CfnOutput, Duration, Stack, Tags
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
-from sagemaker_tiers.core.validation import ValidationError, require_int_in_range, require_match, require_one_of
+from sagemaker_tiers.core.validation import ValidationError, require_int_in_range, require_match, require_one_of, require_s3_prefix
+from sagemaker_tiers.registry import IModelPackageGroup
 from sagemaker_tiers.inference import REALTIME_INSTANCE_TYPES, SERVERLESS_MEMORY_SIZES, ApprovedModelEndpoint
 from stacks.config import CONTEXT_PREFIX, AppConfig, read_config
 from stacks.foundation_stack import FoundationStack
@@ -36,8 +38,9 @@ class InferenceConfig:
     inference_instance_count: int = 1
     #: Percentage of requests captured to the ML bucket (0 = off; real-time only).
     inference_data_capture_percent: int = 0
-    #: Key prefix of model artifacts in the ML bucket the model role may read.
-    inference_model_data_prefix: str = "models/"
+    #: More key prefixes of the ML bucket the model role may read, for versions registered from elsewhere (the
+    #: output prefixes of the app's tiers that register into ``inference_group`` are always readable).
+    inference_extra_model_data_prefixes: tuple[str, ...] = ()
 
     def validate(self) -> None:
         key = CONTEXT_PREFIX
@@ -51,6 +54,10 @@ class InferenceConfig:
         if self.inference_instance_type:
             require_one_of(key + "inference_instance_type", self.inference_instance_type, sorted(REALTIME_INSTANCE_TYPES))
         require_int_in_range(key + "inference_instance_count", self.inference_instance_count, minimum=1, maximum=100)
+        if not isinstance(self.inference_extra_model_data_prefixes, tuple):
+            raise ValidationError(f"{key}inference_extra_model_data_prefixes must be a list of S3 key prefixes, got {self.inference_extra_model_data_prefixes!r}")
+        for prefix in self.inference_extra_model_data_prefixes:
+            require_s3_prefix(key + "inference_extra_model_data_prefixes", prefix)
         require_int_in_range(key + "inference_data_capture_percent", self.inference_data_capture_percent, minimum=0, maximum=100)
         if self.inference_data_capture_percent and not self.inference_instance_type:
             raise ValidationError(
@@ -59,8 +66,30 @@ class InferenceConfig:
             )
 
 
+class ModelSource(Protocol):
+    """A tier that registers versions into a group from artifacts it writes under a prefix of the ML bucket
+    (``TrainingPipeline``, ``AutopilotJob``)."""
+
+    output_prefix: str
+    model_package_group: IModelPackageGroup
+
+
+def model_data_prefixes(group: IModelPackageGroup, sources: Sequence[ModelSource], extra: Sequence[str] = ()) -> list[str]:
+    """The prefixes the model role of ``group``'s endpoint must read: the output prefix of every source that
+    registers into ``group`` (where its packages' ``ModelDataUrl`` points), then ``extra``; each once."""
+    name = group.model_package_group_name
+    prefixes = [s.output_prefix for s in sources if s.model_package_group.model_package_group_name == name]
+    return list(dict.fromkeys([*prefixes, *extra]))
+
+
 class InferenceStack(Stack):
-    """Deploys one :class:`ApprovedModelEndpoint` for the registry's ``inference_group`` (nothing when disabled)."""
+    """Deploys one :class:`ApprovedModelEndpoint` for the registry's ``inference_group`` (nothing when disabled).
+
+    :param model_sources: The app's tiers that register model versions (``training.pipeline``,
+        ``autopilot.autopilot``); the endpoint's model role reads the output prefix of each one that registers into
+        ``inference_group``, wherever that tier writes. Default: none (then only
+        ``inference_extra_model_data_prefixes``, and synth fails if that is empty too).
+    """
 
     def __init__(
         self,
@@ -70,6 +99,7 @@ class InferenceStack(Stack):
         config: AppConfig,
         foundation: FoundationStack,
         registry: RegistryStack,
+        model_sources: Sequence[ModelSource] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, description="sagemaker-tiers inference: the approved model served by an endpoint", **kwargs)
@@ -84,6 +114,13 @@ class InferenceStack(Stack):
         if len(name) > 40:
             raise ValidationError(
                 f"{CONTEXT_PREFIX}inference_endpoint_name must be set when '<project_name>-<inference_group>' is longer than 40 characters, got {name!r}"
+            )
+        prefixes = model_data_prefixes(group, model_sources, cfg.inference_extra_model_data_prefixes)
+        if not prefixes:
+            raise ValidationError(
+                f"no tier of the app registers into {CONTEXT_PREFIX}inference_group {cfg.inference_group!r}, so the endpoint's "
+                f"model role could read no model data: register into it from the training or Autopilot tier, or give "
+                f"{CONTEXT_PREFIX}inference_extra_model_data_prefixes, got none"
             )
         realtime = bool(cfg.inference_instance_type)
         compute: dict[str, Any] = (
@@ -104,7 +141,8 @@ class InferenceStack(Stack):
             encryption_key=foundation.key,
             network=foundation.network,
             bucket=foundation.bucket,
-            model_data_prefixes=[cfg.inference_model_data_prefix],
+            model_data_prefixes=prefixes,
+            reconcile_interval=Duration.minutes(config.reconcile_interval_minutes),
             endpoint_name=name,
             **compute,
         )

@@ -40,6 +40,7 @@ class RegistryStack(Stack):
             parameter_prefix=f"/{config.project_name}/registry",
             token_ttl=Duration.hours(config.approval_link_ttl_hours),
             metrics_bucket=reports_bucket,
+            reconcile_interval=Duration.minutes(config.reconcile_interval_minutes),
         )
         groups = Construct(self, "Groups")
         # Retained on destroy and adopted by the next deployment (see ModelPackageGroup); tagged explicitly, because

@@ -215,6 +215,7 @@ def aws_sdk_integrations_as_in_aws(*, model_member_names: bool = False) -> Itera
 
     def normalise_response(self, response, boto_service_name=None, service_action_name=None):  # noqa: ANN001
         model = operation_model(self)
+        _timestamps_as_text(response)
         if model.output_shape is None:
             return
         if model_member_names:
@@ -232,6 +233,22 @@ def aws_sdk_integrations_as_in_aws(*, model_member_names: bool = False) -> Itera
         cls._normalise_response = original_response
         sdk._SERVICE_ERROR_NAMES.clear()
         sdk._SERVICE_ERROR_NAMES.update(original_names)
+
+
+def _timestamps_as_text(value: Any) -> None:
+    """Turn the datetimes of a response into ISO 8601 text in place, as a JSON answer carries them.
+
+    moto 5.2.5's interpreter keeps botocore's datetime objects and then fails to serialize a state that selects a
+    whole answer (CreationTime and the like); Step Functions passes JSON.
+    """
+    import datetime
+
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in list(items):
+        if isinstance(item, datetime.datetime):
+            value[key] = item.isoformat()
+        else:
+            _timestamps_as_text(item)
 
 
 def _capitalise_members(value: Any, shape: Any) -> None:

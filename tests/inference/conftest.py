@@ -92,6 +92,7 @@ def atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 GROUP = "churn"
+MODEL_DATA_PREFIXES = ["models/churn/", "autopilot/churn/"]
 
 
 def rendered_state(endpoint: Any, state_id: str) -> dict:
@@ -117,6 +118,8 @@ def build_test_stack(**endpoint_props: Any):  # type: ignore[no-untyped-def]
         "network": SageMakerNetwork(stack, "Network", encryption_key=key),
         "workflow": ApprovalWorkflow(stack, "Approval", encryption_key=key, admin_emails=["ml-admin@example.com"]),
         "group": ModelPackageGroup(stack, "Group", model_package_group_name=GROUP),
+        # Where the tiers that register into the group write (a training pipeline and an Autopilot job).
+        "model_data_prefixes": MODEL_DATA_PREFIXES,
     }
     deps["workflow"].watch(deps["group"])
     return stack, deps

@@ -186,7 +186,7 @@ def test_state_machine_role_is_least_privilege(synthesized) -> None:
 def test_model_role_reads_model_prefix_only_and_realtime_gets_network_interfaces(synthesized) -> None:
     serverless = json.dumps(_policy_statements(synthesized, synthesized.endpoints["defaults"].model_role))
     realtime = json.dumps(_policy_statements(synthesized, synthesized.endpoints["realtime"].model_role))
-    assert "/models/*" in serverless and "s3:PutObject" not in serverless and "ec2:" not in serverless
+    assert "/models/churn/*" in serverless and "/autopilot/churn/*" in serverless and "s3:PutObject" not in serverless and "ec2:" not in serverless
     assert "/capture/churn/*" in realtime and "s3:PutObject" in realtime and "ec2:CreateNetworkInterface" in realtime
     synthesized.assertions.has_resource_properties(
         "AWS::IAM::Role",
@@ -194,21 +194,71 @@ def test_model_role_reads_model_prefix_only_and_realtime_gets_network_interfaces
     )
 
 
-def test_alarms_notify_the_topic_and_metrics_are_exposed(synthesized) -> None:
+def test_rollback_alarms_are_error_rates_over_several_minutes_with_client_errors_apart(synthesized) -> None:
+    # One bad request (or a client's 4XX) during the baking period must not roll a good model back:
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html (InvocationModelErrors counts the
+    # model's 4XX answers too; Invocation4XXErrors counts them alone).
+    from aws_cdk import Stack
+
     endpoint = synthesized.endpoints["defaults"]
-    assert set(endpoint.alarms) == {"Invocation5XXErrors", "InvocationModelErrors", "ExecutionsFailed", "ExecutionsTimedOut", "DeadLetters"}
-    synthesized.assertions.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {
-            "MetricName": "InvocationModelErrors",
-            "Namespace": "AWS/SageMaker",
-            "Dimensions": Match.array_with([{"Name": "EndpointName", "Value": "churn-defaults"}]),
-            "AlarmActions": [Match.any_value()],
-        },
-    )
+    assert set(endpoint.alarms) == {"Invocation5XXErrorRate", "ModelErrorRate", "ExecutionsFailed", "ExecutionsTimedOut", "DeadLetters"}
+    alarms = {
+        alarm_id: synthesized.template["Resources"][Stack.of(endpoint).get_logical_id(alarm.node.default_child)]["Properties"]
+        for alarm_id, alarm in endpoint.alarms.items()
+    }
+    for alarm_id in ("Invocation5XXErrorRate", "ModelErrorRate"):
+        props = alarms[alarm_id]
+        assert (props["Threshold"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (5, 3, 3)
+        assert props["ComparisonOperator"] == "GreaterThanThreshold" and props["TreatMissingData"] == "notBreaching"
+        assert props["AlarmActions"]
+        metrics = {m["Id"]: m for m in props["Metrics"]}
+        used = {m["MetricStat"]["Metric"]["MetricName"] for m in metrics.values() if "MetricStat" in m}
+        assert all(m["MetricStat"]["Period"] == 60 for m in metrics.values() if "MetricStat" in m)
+        [expression] = [m["Expression"] for m in metrics.values() if "Expression" in m]
+        assert "invocations > 0" in expression
+        if alarm_id == "ModelErrorRate":
+            assert used == {"Invocations", "InvocationModelErrors", "Invocation4XXErrors"}
+            assert "modelErrors - clientErrors" in expression
+        else:
+            assert used == {"Invocations", "Invocation5XXErrors"}
+    names = [a.alarm_name for a in endpoint.rollback_alarms]
+    assert len(names) == 2
     metric = endpoint.metric_invocation_5xx_errors(period=Duration.minutes(5))
     assert metric.metric_name == "Invocation5XXErrors" and metric.period.to_seconds() == 300
     assert endpoint.metric_executions_failed().metric_name == "ExecutionsFailed"
+
+
+def test_rollback_thresholds_are_props() -> None:
+    import pytest
+    from aws_cdk.assertions import Template
+
+    from sagemaker_tiers import ValidationError
+    from sagemaker_tiers.inference import ApprovedModelEndpoint
+    from tests.inference.conftest import build_test_stack
+
+    stack, deps = build_test_stack()
+    for bad, message in (
+        ({"error_rate_threshold_percent": 100}, r"error_rate_threshold_percent must be a number from 0 up to \(not including\) 100, got 100"),
+        ({"model_error_rate_threshold_percent": "5"}, r"model_error_rate_threshold_percent must be a number .*got '5'"),
+        ({"alarm_periods": 0}, r"alarm_periods must be a whole number between 1 and 10, got 0"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            ApprovedModelEndpoint(stack, f"Bad{len(stack.node.children)}", **deps, **bad)
+    ApprovedModelEndpoint(stack, "Tuned", error_rate_threshold_percent=1, model_error_rate_threshold_percent=10, alarm_periods=5, **deps)
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"Threshold": 10, "EvaluationPeriods": 5, "DatapointsToAlarm": 5, "AlarmDescription": Match.string_like_regexp("client 4XX excluded")})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"Threshold": 1, "EvaluationPeriods": 5, "AlarmDescription": Match.string_like_regexp("5XX")})
+
+
+def test_model_role_holds_what_sagemakers_execution_role_policy_documents_scoped(synthesized) -> None:
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms
+    statements = _policy_statements(synthesized, synthesized.endpoints["defaults"].model_role)
+    [metrics] = [s for s in statements if "cloudwatch:PutMetricData" in _actions(s)]
+    assert metrics["Resource"] == "*" and _actions(metrics) == ["cloudwatch:PutMetricData"]
+    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints*", "aws/sagemaker/Endpoints*"]}}
+    [create] = [s for s in statements if "logs:CreateLogGroup" in _actions(s)]
+    assert "log-group:/aws/sagemaker/Endpoints/churn-defaults" in json.dumps(create["Resource"])
+    assert json.dumps(create["Resource"]).count("log-group:") == 1
 
 
 def test_state_machine_is_traced_logged_and_bounded(synthesized) -> None:
@@ -255,3 +305,59 @@ def test_longest_endpoint_name_gives_resource_names_sagemaker_accepts() -> None:
     name = template.group(1).replace("{}", "999999999", 1).replace("{}", "0123abcd", 1)
     assert len(name) <= 63 and regex.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name), name
     assert name.startswith(f"{longest}-V")
+
+
+#: ResultSelector paths whose members botocore does not mark required but AWS always returns on success, with why.
+ALWAYS_ANSWERED = {
+    ("ssm", "getParameter", "Parameter.Value"): "a successful GetParameter returns the parameter (a missing one is ParameterNotFound)",
+    ("sagemaker", "describeEndpoint", "EndpointConfigName"): "every endpoint is created from a configuration and keeps one",
+}
+
+
+def _selected_paths(value) -> list[str]:  # noqa: ANN001
+    """Every JSONPath a ResultSelector reads (``$.A.B``, also inside intrinsic functions)."""
+    import re
+
+    if isinstance(value, dict):
+        paths = []
+        for key, item in value.items():
+            if key.endswith(".$"):
+                paths += re.findall(r"\$((?:\.[A-Za-z0-9_]+|\[\*\])+)", item)
+            else:
+                paths += _selected_paths(item)
+        return paths
+    return []
+
+
+def test_every_result_selector_reads_only_what_every_answer_has(synthesized) -> None:
+    # A ResultSelector path a response lacks raises States.Runtime, which no Retry or Catch handles: the execution
+    # dies without notifying and without releasing the lock. Each path must be a member botocore's model marks
+    # required (all along the path), or the state must take the whole answer and check it with IsPresent.
+    import botocore.session
+
+    session = botocore.session.get_session()
+    checked = 0
+    for name in synthesized.endpoints:
+        for state_name, state in _states(_definition(synthesized, name)).items():
+            resource = state.get("Resource", "")
+            if "ResultSelector" not in state or ":aws-sdk:" not in resource:
+                continue
+            service, action = resource.split(":aws-sdk:")[1].split(":")
+            model = session.get_service_model({"sfn": "stepfunctions"}.get(service, service))
+            operation = next(o for o in model.operation_names if o[0].lower() + o[1:] == action)
+            for path in _selected_paths(state["ResultSelector"]):
+                members = [m for m in path.lstrip(".").replace("[*]", ".[*]").split(".") if m]
+                if (service, action, ".".join(members)) in ALWAYS_ANSWERED:
+                    continue
+                shape = model.operation_model(operation).output_shape
+                for member in members:
+                    if member == "[*]":
+                        shape = shape.member
+                        continue
+                    names = {m[0].upper() + m[1:]: m for m in shape.members}
+                    assert member in names and names[member] in shape.required_members, (
+                        f"{name}: {state_name} selects {path}, but {member} may be missing from {operation}'s answer"
+                    )
+                    shape = shape.members[names[member]]
+                checked += 1
+    assert checked >= 9

@@ -489,3 +489,97 @@ def test_an_endpoint_that_cannot_be_updated_fails_at_once(env, status, new_versi
     assert ("EndpointUnusable" if new_version else "ServingEndpointUnusable") in states
     assert "WaitForEndpointIdle" not in states and "AlreadyDeployed" not in states
     assert status in env.messages()[0]["message"] and env.deployed("serverless") == v1
+
+
+def _register_pipeline(env: Env, containers: int = 2) -> str:
+    """A version whose inference specification is a pipeline of ``containers`` containers (as Autopilot's HPO
+    candidates are)."""
+    return env.sm.create_model_package(
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification={
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://bucket/autopilot/churn/step{i}.tar.gz"} for i in range(containers)],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
+
+
+def test_a_pipeline_is_refused_by_a_serverless_endpoint_which_keeps_serving_and_a_realtime_one_serves_it(env) -> None:
+    # Serverless Inference hosts no inference pipelines (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html).
+    env.deploy("serverless")
+    v1 = env.register()
+    _serve(env, "serverless", v1)
+    serving = env.describe_endpoint("serverless")["EndpointConfigName"]
+    pipeline = _register_pipeline(env, containers=3)
+    env.approve("serverless", pipeline)
+
+    result = env.run("serverless")
+
+    assert result["status"] == "FAILED" and result["error"] == "InferenceDeploymentFailed"
+    [message] = env.messages()
+    assert "ModelPackageNotServable" in message["message"] and "3 containers" in message["message"] and pipeline in message["message"]
+    assert "PipelineOnServerless" in entered_states(env.sfn, result["executionArn"])
+    assert env.describe_endpoint("serverless")["EndpointConfigName"] == serving and env.deployed("serverless") == v1
+    assert len(env.sdk_calls("createModel")) == 1 and env.lock_items("serverless") == []
+
+    env.deploy("realtime")
+    env.approve("realtime", pipeline)
+    _succeeded(env.run("realtime"))
+    assert env.deployed("realtime") == pipeline
+
+
+def test_an_unversioned_package_fails_visibly_instead_of_crashing_the_execution(env) -> None:
+    # An unversioned package has no group, version or approval status: selecting them raised States.Runtime.
+    env.deploy("serverless")
+    unversioned = env.sm.create_model_package(
+        ModelPackageName="churn-by-hand",
+        InferenceSpecification={"Containers": [{"Image": IMAGE}], "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+    )["ModelPackageArn"]
+    env.approve("serverless", unversioned)
+
+    result = env.run("serverless")
+
+    assert result["status"] == "FAILED" and result["error"] == "InferenceDeploymentFailed"
+    [message] = env.messages()
+    assert "ModelPackageNotApproved" in message["message"] and unversioned in message["message"]
+    assert env.lock_items("serverless") == [] and env.sdk_calls("createModel") == []
+
+
+def test_a_realtime_endpoint_is_never_updated_to_serverless_and_keeps_serving(env) -> None:
+    # SageMaker cannot update a real-time endpoint to serverless
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-update.html): the construct switched to
+    # serverless finds the real-time endpoint it made before and refuses, naming the fix.
+    env.deploy("serverless")
+    old = "churn-serverless-V1-0123abcd"
+    env.sm.create_model(ModelName=old, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/model", PrimaryContainer={"Image": IMAGE})
+    env.sm.create_endpoint_config(
+        EndpointConfigName=old,
+        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": old, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}],
+    )
+    env.sm.create_endpoint(EndpointName="churn-serverless", EndpointConfigName=old)
+    env.approve("serverless", env.register())
+
+    result = env.run("serverless")
+
+    assert result["status"] == "FAILED"
+    [message] = env.messages()
+    assert "EndpointTypeChangeRefused" in message["message"] and "delete-endpoint --endpoint-name churn-serverless" in message["message"]
+    assert env.fake.updates == [] and env.describe_endpoint("serverless")["EndpointConfigName"] == old
+
+
+def test_scheduled_runs_are_quiet_before_the_first_approval_and_after_a_revocation(env) -> None:
+    # The hourly reconcile starts the state machine with {}: nothing to do must not fail or email every hour.
+    arn = env.deploy("serverless")
+    first = run_execution(env.sfn, arn, {})
+    _succeeded(first)
+    assert "NothingApprovedYet" in entered_states(env.sfn, first["executionArn"])
+
+    v1 = env.register()
+    _serve(env, "serverless", v1)
+    _succeeded(run_execution(env.sfn, arn, {}))  # already deployed: checks and stops
+    env.approve("serverless", "NONE")
+    _succeeded(env.run("serverless"))  # the revocation's event tells the administrators once
+    _succeeded(run_execution(env.sfn, arn, {}))
+    assert len(env.messages()) == 1 and env.deployed("serverless") == v1
+    assert len(env.sdk_calls("createModel")) == 1

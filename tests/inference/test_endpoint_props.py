@@ -59,6 +59,12 @@ def _endpoint(base, **props):
         ({"lock_poll_interval": Duration.seconds(1), "lock_timeout": Duration.hours(1)}, r"\(3600 lock checks\).*got about 94,840"),
         ({"bake_time": Duration.minutes(50), "deployment_timeout": Duration.minutes(30)}, r"deployment_timeout must be longer than the baking periods of an update"),
         ({"model_data_prefixes": "models/"}, r"model_data_prefixes must be a list of S3 key prefixes, got the string 'models/'"),
+        # No fixed default: an endpoint fed by Autopilot could not read "models/"-only artifacts.
+        ({"model_data_prefixes": None}, r"model_data_prefixes must name where the tiers registering into the group write model artifacts .* got None"),
+        ({"model_data_prefixes": []}, r"model_data_prefixes must name where .* got \[\]"),
+        ({"bucket": None}, r"model_data_prefixes needs bucket .*got \['models/churn/', 'autopilot/churn/'\] without bucket"),
+        ({"reconcile_interval": Duration.seconds(30)}, r"reconcile_interval must be between 1 minute and 1 day, got 30 seconds"),
+        ({"reconcile_interval": Duration.seconds(90)}, r"reconcile_interval must be a whole number of minutes"),
         ({"approved_model_parameter_name": "no-slash"}, r"approved_model_parameter_name must be an SSM parameter path"),
         ({"workflow": None, "approved_model_parameter_name": "/x/approved"}, r"deployed_model_parameter_name must be given when approved_model_parameter_name does not end with '/approved-model'"),
         ({"workflow": None, "approved_model_parameter_name": "/x/approved-model"}, r"give workflow or topic"),

@@ -77,8 +77,8 @@ def test_stage_logs_access_not_bodies_and_is_throttled_and_traced(synthesized) -
 
 def test_rules_watch_every_group_and_never_lose_an_event(synthesized) -> None:
     template, _ = synthesized
-    rules = template.find_resources("AWS::Events::Rule")
-    assert len(rules) == 2
+    rules = {k: r for k, r in template.find_resources("AWS::Events::Rule").items() if "EventPattern" in r["Properties"]}
+    assert len(rules) == 2  # and the scheduled reconcile
     for rule in rules.values():
         pattern = rule["Properties"]["EventPattern"]
         assert pattern["source"] == ["aws.sagemaker"]
@@ -96,6 +96,8 @@ def _routed(template: Template, event: dict) -> set[str]:
     handlers = {k: f["Properties"]["Handler"] for k, f in template.find_resources("AWS::Lambda::Function").items()}
     routed = set()
     for rule in template.find_resources("AWS::Events::Rule").values():
+        if "EventPattern" not in rule["Properties"]:
+            continue  # the scheduled reconcile
         if EventPattern.load(json.dumps(rule["Properties"]["EventPattern"])).matches_event(event):
             routed |= {handlers[t["Arn"]["Fn::GetAtt"][0]] for t in rule["Properties"]["Targets"]}
     return routed
@@ -360,3 +362,20 @@ def test_cloudwatch_alarms_of_this_account_may_publish_to_the_encrypted_ssl_only
         "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":alarm:*"]]
     }
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+
+
+def test_the_promote_function_reconciles_every_hour_by_default(synthesized) -> None:
+    # SageMaker sends its events best-effort (https://docs.aws.amazon.com/eventbridge/latest/ref/event-delivery-level.html).
+    template, workflow = synthesized
+    promote = template.to_json()["Resources"]
+    rule = next(r for r in promote.values() if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"])
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [Stack.of(workflow).get_logical_id(workflow.promote_function.node.default_child), "Arn"]}
+    assert "DeadLetterConfig" in target and "Input" not in target  # the scheduled event itself asks for all groups
+
+
+@pytest.mark.parametrize(("interval", "message"), [(Duration.seconds(30), "between 1 minute and 1 day"), (Duration.days(2), "between 1 minute and 1 day"), (Duration.seconds(150), "a whole number of minutes")])
+def test_reconcile_interval_is_validated(interval, message) -> None:
+    with pytest.raises(ValidationError, match=f"reconcile_interval must be {message}"):
+        _stack(groups=1, reconcile_interval=interval)

@@ -345,3 +345,42 @@ def test_the_table_is_required(registry, monkeypatch):
     v1 = registry.create_package("churn")
     with pytest.raises(common.ConfigError, match="TABLE_NAME"):
         promote.handler(approve(registry, v1), None)
+
+
+SCHEDULED = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}, "resources": ["arn:aws:events:us-east-1:123456789012:rule/reconcile"]}
+
+
+def test_the_schedule_heals_every_watched_group_after_lost_events(registry):
+    # SageMaker's events reach EventBridge best-effort: approvals whose events never arrived leave the parameters
+    # stale (churn missing, fraud pointing at a version rejected since).
+    churn_v1 = registry.create_package("churn")
+    registry.set_status(churn_v1, "Approved")  # its event was lost
+    fraud_v1, fraud_v2 = registry.create_package("fraud"), registry.create_package("fraud")
+    promote.handler(approve(registry, fraud_v2), None)
+    registry.set_status(fraud_v1, "Approved")
+    registry.set_status(fraud_v2, "Rejected")  # its event was lost too
+
+    result = promote.handler(SCHEDULED, None)
+
+    assert result == {"status": "reconciled", "groups": {"churn": "updated", "fraud": "updated"}}
+    assert registry.ssm.get_parameter(Name=PARAM)["Parameter"]["Value"] == churn_v1
+    assert registry.ssm.get_parameter(Name="/sagemaker-tiers/registry/fraud/approved-model")["Parameter"]["Value"] == fraud_v1
+    # Nothing lost since: the next run writes nothing.
+    assert promote.handler(SCHEDULED, None) == {"status": "reconciled", "groups": {"churn": "unchanged", "fraud": "unchanged"}}
+    assert len(registry.parameter_history("churn")) == 1
+
+
+def test_a_group_that_fails_to_reconcile_fails_the_run_after_the_others(registry, monkeypatch):
+    churn_v1 = registry.create_package("churn")
+    registry.set_status(churn_v1, "Approved")
+    real = promote.latest_approved
+
+    def failing(group):
+        if group == "fraud":
+            raise RuntimeError("throttled")
+        return real(group)
+
+    monkeypatch.setattr(promote, "latest_approved", failing)
+    with pytest.raises(RuntimeError, match="reconcile failed for fraud"):
+        promote.handler(SCHEDULED, None)
+    assert registry.ssm.get_parameter(Name=PARAM)["Parameter"]["Value"] == churn_v1  # churn healed anyway

@@ -270,3 +270,12 @@ def test_every_alarm_that_notifies_a_topic_may_publish_to_it_and_use_its_key(syn
                 ), f"CloudWatch cannot use the key of {topic_id}"
                 checked += 1
     assert checked >= 11  # every alarm of every tier notifies the administrators
+
+
+def test_the_endpoint_reads_model_data_where_training_and_autopilot_write_it(synthesized) -> None:
+    tiers, outdir = synthesized
+    policies = json.dumps(
+        [r["Properties"]["PolicyDocument"] for r in _template(outdir, tiers.inference)["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
+    )
+    for prefix in (tiers.training.pipeline.output_prefix, tiers.autopilot.autopilot.output_prefix):
+        assert f"/{prefix}*" in policies, prefix

@@ -40,7 +40,7 @@ from sagemaker_tiers.core.validation import (
 )
 from sagemaker_tiers.foundation.network import SageMakerNetwork
 from sagemaker_tiers.inference.instance_types import REALTIME_INSTANCE_TYPES
-from sagemaker_tiers.registry.approval_workflow import ApprovalWorkflow
+from sagemaker_tiers.registry.approval_workflow import RECONCILE_INTERVAL, ApprovalWorkflow, require_reconcile_interval
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 
 TrafficShift = Literal["all-at-once", "canary", "linear"]
@@ -94,7 +94,11 @@ class ApprovedModelEndpoint(Construct):
     dead-letter queue). Listening to the parameter rather than to SageMaker's approval events means the registry
     decides which version is "the approved one" (newest approved, ``NONE`` after a revocation) in one place. The
     state machine never trusts the event: it reads the parameter itself, so any execution (also one started by
-    hand with ``{}``) deploys what is approved *now*, and repeated or out-of-order events are harmless.
+    hand with ``{}``) deploys what is approved *now*, and repeated or out-of-order events are harmless. Systems
+    Manager sends its events to EventBridge on a best-effort basis
+    (https://docs.aws.amazon.com/eventbridge/latest/ref/event-delivery-level.html), so a second rule starts the state
+    machine with ``{}`` every ``reconcile_interval`` (hourly by default): a lost event, or an execution that failed on
+    a passing error, heals within the interval; when nothing changed the run only checks what the endpoint serves.
 
     **Why Step Functions.** The endpoint's model and configuration change with every approval, at run time, from
     a model package ARN CloudFormation does not know; a CloudFormation ``AWS::SageMaker::Endpoint`` would need a
@@ -166,7 +170,10 @@ class ApprovedModelEndpoint(Construct):
     :param topic: Topic for failure notifications and alarms. Default: ``workflow.topic``.
     :param bucket: The ML bucket: model artifacts are read from ``model_data_prefixes`` of it and captured data
         written to ``data_capture_prefix``. Default: none (the model role then reads no bucket).
-    :param model_data_prefixes: Key prefixes of ``bucket`` holding model artifacts. Default: ``("models/",)``.
+    :param model_data_prefixes: Key prefixes of ``bucket`` holding the artifacts of ``group``'s versions: where every
+        tier that registers into ``group`` writes (``TrainingPipeline.output_prefix``, ``AutopilotJob.output_prefix``;
+        a package's ``ModelDataUrl`` points there). Required with ``bucket``; no default, since a fixed prefix would
+        leave the artifacts of other tiers unreadable and their endpoints Failed.
     :param image_repository_arns: ECR repositories the model images come from. Default: every repository of this
         account and region (model packages may come from any training tier).
     :param endpoint_name: Name of the endpoint, 1-40 lowercase letters, digits and '-' (models and configurations
@@ -184,7 +191,14 @@ class ApprovedModelEndpoint(Construct):
     :param bake_time: How long SageMaker watches the rollback alarms after each traffic shift, 0-60 minutes.
         Default: 5 minutes.
     :param rollback_alarms: More CloudWatch alarms that roll an update back (at most 8; the endpoint's own 5XX
-        and model-error alarms always do). Default: none.
+        and model-error rate alarms always do). Default: none.
+    :param error_rate_threshold_percent: The ``Invocation5XXErrorRate`` alarm fires when more than this share of
+        requests is answered 5XX in each of ``alarm_periods`` one-minute periods, 0-100. Default: 5.
+    :param model_error_rate_threshold_percent: The ``ModelErrorRate`` alarm fires when more than this share of
+        requests fails in the model (``InvocationModelErrors`` minus the 4XX answers, which are the client's
+        errors, not the model's) in each of ``alarm_periods`` one-minute periods, 0-100. Default: 5.
+    :param alarm_periods: One-minute periods in a row both rate alarms need before they fire, 1-10 (so a single bad
+        request during the baking period does not roll a good model back). Default: 3.
     :param data_capture_prefix: Capture requests and responses to this prefix of ``bucket`` (real-time only).
         Default: none (no capture).
     :param data_capture_sampling_percentage: Percentage of requests captured, 1-100. Default: 100.
@@ -200,6 +214,8 @@ class ApprovedModelEndpoint(Construct):
         deploying: that execution fails with ``LockTimeout`` and the newest approval waits for the next run.
         Together, the lock checks and twice the endpoint checks must fit an execution's 25,000 history events
         (checked at synth).
+    :param reconcile_interval: How often the state machine is started with ``{}`` whatever events arrived, 1
+        minute to 1 day. Default: 1 hour (about 720 executions a month that find the approved version deployed).
     :param log_retention: Retention of the state machine's and the endpoint's logs. Default: one year.
     """
 
@@ -216,7 +232,7 @@ class ApprovedModelEndpoint(Construct):
         deployed_model_parameter_name: str | None = None,
         topic: sns.ITopic | None = None,
         bucket: s3.IBucket | None = None,
-        model_data_prefixes: Sequence[str] = ("models/",),
+        model_data_prefixes: Sequence[str] | None = None,
         image_repository_arns: Sequence[str] | None = None,
         endpoint_name: str | None = None,
         memory_size_in_mb: int | None = None,
@@ -228,12 +244,16 @@ class ApprovedModelEndpoint(Construct):
         traffic_step_percent: int | None = None,
         bake_time: Duration | None = None,
         rollback_alarms: Sequence[cw.IAlarm] = (),
+        error_rate_threshold_percent: float = 5,
+        model_error_rate_threshold_percent: float = 5,
+        alarm_periods: int = 3,
         data_capture_prefix: str | None = None,
         data_capture_sampling_percentage: int = 100,
         poll_interval: Duration | None = None,
         deployment_timeout: Duration | None = None,
         lock_poll_interval: Duration | None = None,
         lock_timeout: Duration | None = None,
+        reconcile_interval: Duration | None = None,
         log_retention: logs.RetentionDays = defaults.LOG_RETENTION,
     ) -> None:
         super().__init__(scope, id)
@@ -262,6 +282,12 @@ class ApprovedModelEndpoint(Construct):
         require_duration("lock_poll_interval", lock_poll_interval, minimum=Duration.seconds(1), maximum=Duration.minutes(10))
         require_duration("lock_timeout", lock_timeout, minimum=lock_poll_interval, maximum=Duration.hours(24))
         self._require_history_room(poll_interval, deployment_timeout, lock_poll_interval, lock_timeout)
+        reconcile_interval = reconcile_interval or RECONCILE_INTERVAL
+        require_reconcile_interval("reconcile_interval", reconcile_interval)
+        for prop, value in (("error_rate_threshold_percent", error_rate_threshold_percent), ("model_error_rate_threshold_percent", model_error_rate_threshold_percent)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 100:
+                raise ValidationError(f"{prop} must be a number from 0 up to (not including) 100, got {value!r}")
+        require_int_in_range("alarm_periods", alarm_periods, minimum=1, maximum=10)
         if len(rollback_alarms) > 8:
             raise ValidationError(f"rollback_alarms must name at most 8 alarms (SageMaker takes 10, 2 are the endpoint's own), got {len(rollback_alarms)}")
         if data_capture_prefix is not None:
@@ -273,6 +299,14 @@ class ApprovedModelEndpoint(Construct):
                 raise ValidationError("data_capture_prefix needs bucket (captured data is written to it), got bucket=None")
             require_s3_prefix("data_capture_prefix", data_capture_prefix)
         require_int_in_range("data_capture_sampling_percentage", data_capture_sampling_percentage, minimum=1, maximum=100)
+        if bucket is not None and not model_data_prefixes:
+            raise ValidationError(
+                "model_data_prefixes must name where the tiers registering into the group write model artifacts "
+                f"(e.g. [pipeline.output_prefix, autopilot.output_prefix]) when bucket is given, got {model_data_prefixes!r}"
+            )
+        if bucket is None and model_data_prefixes:
+            raise ValidationError(f"model_data_prefixes needs bucket (the prefixes are of the ML bucket), got {list(model_data_prefixes)!r} without bucket")
+        model_data_prefixes = model_data_prefixes or ()
         if isinstance(model_data_prefixes, str):
             raise ValidationError(f"model_data_prefixes must be a list of S3 key prefixes, got the string {model_data_prefixes!r}")
         for prefix in model_data_prefixes:
@@ -348,12 +382,37 @@ class ApprovedModelEndpoint(Construct):
         alarms = Construct(self, "Alarms")
         action = cw_actions.SnsAction(topic)
         self.alarms: dict[str, cw.Alarm] = {}
-        for alarm_id, metric, description in (
-            ("Invocation5XXErrors", self.metric_invocation_5xx_errors(), f"Endpoint {endpoint_name} answered 5XX (rolls back a deployment in progress)"),
-            ("InvocationModelErrors", self.metric_invocation_model_errors(), f"The model of endpoint {endpoint_name} failed requests (rolls back a deployment in progress)"),
+        # Rates over several periods, not "any error in one minute": a client's bad request (4XX) or one failure
+        # during the baking period must not roll a good model back. Metric definitions:
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
+        for alarm_id, metric, threshold, description in (
+            (
+                "Invocation5XXErrorRate",
+                self.metric_invocation_5xx_error_rate(),
+                error_rate_threshold_percent,
+                f"Endpoint {endpoint_name} answered more than {error_rate_threshold_percent}% of requests 5XX for {alarm_periods} minutes (rolls back a deployment in progress)",
+            ),
+            (
+                "ModelErrorRate",
+                self.metric_model_error_rate(),
+                model_error_rate_threshold_percent,
+                f"The model of endpoint {endpoint_name} failed more than {model_error_rate_threshold_percent}% of requests (client 4XX excluded) for {alarm_periods} minutes (rolls back a deployment in progress)",
+            ),
         ):
-            self.alarms[alarm_id] = self._alarm(alarms, alarm_id, metric, description, action, evaluation_periods=1)
-        self.rollback_alarms: list[cw.IAlarm] = [self.alarms["Invocation5XXErrors"], self.alarms["InvocationModelErrors"], *rollback_alarms]
+            alarm = cw.Alarm(
+                alarms,
+                alarm_id,
+                metric=metric,
+                alarm_description=description,
+                threshold=threshold,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=alarm_periods,
+                datapoints_to_alarm=alarm_periods,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(action)
+            self.alarms[alarm_id] = alarm
+        self.rollback_alarms: list[cw.IAlarm] = [self.alarms["Invocation5XXErrorRate"], self.alarms["ModelErrorRate"], *rollback_alarms]
 
         self.role = iam.Role(
             self,
@@ -428,6 +487,22 @@ class ApprovedModelEndpoint(Construct):
             ],
         )
 
+        self.reconcile_rule = events.Rule(
+            self,
+            "Reconcile",
+            description=f"Deploy the approved model of {group.model_package_group_name} to endpoint {endpoint_name} if it is not serving (Parameter Store events are best-effort)",
+            schedule=events.Schedule.rate(reconcile_interval),
+            targets=[
+                targets.SfnStateMachine(
+                    self.state_machine,
+                    input=events.RuleTargetInput.from_object({}),
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=2,
+                    max_event_age=reconcile_interval,
+                )
+            ],
+        )
+
         for alarm_id, metric, description in (
             ("ExecutionsFailed", self.metric_executions_failed(), f"A deployment to endpoint {endpoint_name} failed"),
             ("ExecutionsTimedOut", self.metric_executions_timed_out(), f"A deployment to endpoint {endpoint_name} timed out"),
@@ -481,6 +556,34 @@ class ApprovedModelEndpoint(Construct):
     def metric_invocation_model_errors(self, **props: Any) -> cw.Metric:
         """Requests that did not get a valid model response: 4XX/5XX from the container, timeouts (Sum per minute)."""
         return self._endpoint_metric("InvocationModelErrors", **props)
+
+    def metric_invocation_4xx_errors(self, **props: Any) -> cw.Metric:
+        """Requests the model answered 4XX: the client's errors (Sum per minute)."""
+        return self._endpoint_metric("Invocation4XXErrors", **props)
+
+    def metric_invocation_5xx_error_rate(self, **props: Any) -> cw.MathExpression:
+        """Percentage of requests answered 5XX per minute (0 without requests)."""
+        return cw.MathExpression(
+            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
+            using_metrics={"invocations": self.metric_invocations(), "errors": self.metric_invocation_5xx_errors()},
+            label="Invocation5XXErrorRate",
+            period=Duration.minutes(1),
+            **props,
+        )
+
+    def metric_model_error_rate(self, **props: Any) -> cw.MathExpression:
+        """Percentage of requests that failed in the model per minute, the client's 4XX excluded (0 without requests)."""
+        return cw.MathExpression(
+            expression="IF(invocations > 0, 100 * IF(modelErrors > clientErrors, modelErrors - clientErrors, 0) / invocations, 0)",
+            using_metrics={
+                "invocations": self.metric_invocations(),
+                "modelErrors": self.metric_invocation_model_errors(),
+                "clientErrors": self.metric_invocation_4xx_errors(),
+            },
+            label="ModelErrorRate",
+            period=Duration.minutes(1),
+            **props,
+        )
 
     def metric_model_latency(self, **props: Any) -> cw.Metric:
         """Time the model took to respond, in microseconds (p90 per minute)."""
@@ -578,17 +681,42 @@ class ApprovedModelEndpoint(Construct):
             )
         )
         role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        # What SageMaker's documented CreateModel execution-role policy holds
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms),
+        # scoped: the endpoint's own log group, and metrics only in SageMaker's endpoint namespaces
+        # (cloudwatch:namespace; PutMetricData has no resource type, so its Resource is "*").
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                 resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
             )
         )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup"],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints*", "aws/sagemaker/Endpoints*"]}},
+            )
+        )
         acknowledge(
             role,
             "AwsSolutions-IAM5",
-            "ecr:GetAuthorizationToken has no resource-level permission; image pulls themselves are limited to "
-            "image_repository_arns.",
+            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permission; image pulls "
+            "themselves are limited to image_repository_arns and metrics to SageMaker's endpoint namespaces "
+            "(cloudwatch:namespace condition).",
             applies_to="Resource::*",
         )
         acknowledge(
@@ -950,19 +1078,23 @@ class ApprovedModelEndpoint(Construct):
         )
 
         # -- what to deploy --
-        read_approved = on_error(
-            tasks.CallAwsService(
-                states,
-                "ReadApprovedModel",
-                service="ssm",
-                action="getParameter",
-                iam_action="ssm:GetParameter",
-                iam_resources=[self._parameter_arn(self.approved_model_parameter_name)],
-                parameters={"Name": self.approved_model_parameter_name},
-                result_selector={"Value": sfn.JsonPath.string_at("$.Parameter.Value")},
-                result_path="$.approved",
-            )
+        read_approved = tasks.CallAwsService(
+            states,
+            "ReadApprovedModel",
+            service="ssm",
+            action="getParameter",
+            iam_action="ssm:GetParameter",
+            iam_resources=[self._parameter_arn(self.approved_model_parameter_name)],
+            parameters={"Name": self.approved_model_parameter_name},
+            result_selector={"Value": sfn.JsonPath.string_at("$.Parameter.Value")},
+            result_path="$.approved",
         )
+        # Before the first approval there is no parameter: a scheduled (or manual) run has nothing to do.
+        nothing_approved_yet = sfn.Pass(states, "NothingApprovedYet", result_path=sfn.JsonPath.DISCARD)
+        read_approved.add_retry(errors=["Ssm.ParameterNotFoundException"], max_attempts=0)
+        read_approved.add_retry(**_RETRY)
+        read_approved.add_catch(nothing_approved_yet, errors=["Ssm.ParameterNotFoundException"], result_path="$.approvedLookup")
+        read_approved.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
         read_deployed = tasks.CallAwsService(
             states,
             "ReadDeployedModel",
@@ -997,6 +1129,13 @@ class ApprovedModelEndpoint(Construct):
             )
         )
         notify_nothing_approved.next(release)
+        nothing_approved_yet.next(release)
+        # The administrators hear about a revocation from its event; the hourly reconcile (input {}) stays quiet.
+        nothing_approved = (
+            sfn.Choice(states, "RevocationEvent")
+            .when(sfn.Condition.is_present("$.trigger.source"), notify_nothing_approved)
+            .otherwise(sfn.Pass(states, "StillNothingApproved").next(release))
+        )
         already_deployed = sfn.Pass(states, "AlreadyDeployed").next(release)
         check_serving = describe_endpoint("CheckServingEndpoint", "$.serving")
 
@@ -1007,19 +1146,40 @@ class ApprovedModelEndpoint(Construct):
                 "describeModelPackage",
                 resources=[self.group.model_package_arn_pattern],
                 parameters={"ModelPackageName": sfn.JsonPath.string_at("$.approved.Value")},
-                result_selector={
-                    "Arn": sfn.JsonPath.string_at("$.ModelPackageArn"),
-                    "Group": sfn.JsonPath.string_at("$.ModelPackageGroupName"),
-                    "Version": sfn.JsonPath.number_at("$.ModelPackageVersion"),
-                    "Status": sfn.JsonPath.string_at("$.ModelApprovalStatus"),
-                },
+                # The whole answer: a ResultSelector path the response lacks (an unversioned package has no group,
+                # version or approval status) would raise States.Runtime, which no Catch handles.
                 result_path="$.package",
             )
         )
         not_approved = fail_with(
             "ModelPackageNotApproved",
             "ModelPackageNotApproved",
+            f"States.Format('{{}} is not an Approved, versioned package of group {self.group.model_package_group_name} with an inference specification; endpoint {name} only serves those', $.package.ModelPackageArn)",
+        )
+        not_approved_here = fail_with(
+            "ModelPackageNotApprovedInGroup",
+            "ModelPackageNotApproved",
             f"States.Format('{{}} is {{}} in group {{}}; endpoint {name} only serves Approved versions of {self.group.model_package_group_name}', $.package.Arn, $.package.Status, $.package.Group)",
+        )
+        summarize_package = sfn.Pass(
+            states,
+            "SummarizePackage",
+            parameters={
+                "Arn.$": "$.package.ModelPackageArn",
+                "Group.$": "$.package.ModelPackageGroupName",
+                "Version.$": "$.package.ModelPackageVersion",
+                "Status.$": "$.package.ModelApprovalStatus",
+                "Containers.$": "States.ArrayLength($.package.InferenceSpecification.Containers)",
+            },
+            result_path="$.package",
+        )
+        # SageMaker Serverless Inference does not host inference pipelines (several containers); a real-time
+        # endpoint hosts 2-15 of them: https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html
+        # (Feature exclusions), https://docs.aws.amazon.com/sagemaker/latest/dg/inference-pipelines.html
+        pipeline_on_serverless = fail_with(
+            "PipelineOnServerless",
+            "ModelPackageNotServable",
+            f"States.Format('{{}} (version {{}}) is an inference pipeline of {{}} containers; serverless endpoint {name} hosts one container only, so it keeps serving what it serves. Give the endpoint an instance_type, or register a single-container version', $.package.Arn, $.package.Version, $.package.Containers)",
         )
         names = sfn.Pass(
             states,
@@ -1244,7 +1404,7 @@ class ApprovedModelEndpoint(Construct):
         read_approved.next(read_deployed)
         nothing_deployed.next(
             what_to_do := sfn.Choice(states, "WhatToDo")
-            .when(sfn.Condition.string_equals("$.approved.Value", NONE), notify_nothing_approved)
+            .when(sfn.Condition.string_equals("$.approved.Value", NONE), nothing_approved)
             .when(sfn.Condition.string_equals_json_path("$.approved.Value", "$.deployed.Value"), check_serving)
             .otherwise(describe_package)
         )
@@ -1277,8 +1437,8 @@ class ApprovedModelEndpoint(Construct):
             "describeEndpointConfig",
             resources=[self._sagemaker_arn("endpoint-config", f"{name}-*")],
             parameters={"EndpointConfigName": sfn.JsonPath.string_at("$.serving.ConfigName")},
-            # An intrinsic rather than "$.ProductionVariants[0].ModelName", which moto's interpreter renders as a list.
-            result_selector={"ModelName": sfn.JsonPath.array_get_item(sfn.JsonPath.list_at("$.ProductionVariants[*].ModelName"), 0)},
+            # Whole answers here and below: a variant need not name a model, a model need not have a
+            # PrimaryContainer (ResultSelector paths a response lacks raise the uncatchable States.Runtime).
             result_path="$.servingConfig",
         )
         describe_serving_model = _sagemaker_call(
@@ -1286,8 +1446,9 @@ class ApprovedModelEndpoint(Construct):
             "DescribeServingModel",
             "describeModel",
             resources=[self._sagemaker_arn("model", f"{name}-*")],
-            parameters={"ModelName": sfn.JsonPath.string_at("$.servingConfig.ModelName")},
-            result_selector={"Package": sfn.JsonPath.string_at("$.PrimaryContainer.ModelPackageName")},
+            # An intrinsic rather than "$.servingConfig.ProductionVariants[0].ModelName", which moto's interpreter
+            # renders as a list.
+            parameters={"ModelName": sfn.JsonPath.array_get_item(sfn.JsonPath.list_at("$.servingConfig.ProductionVariants[*].ModelName"), 0)},
             result_path="$.servingModel",
         )
         # What this execution cannot read (a configuration or model deleted or made by hand) is replaced.
@@ -1308,26 +1469,82 @@ class ApprovedModelEndpoint(Construct):
             .when(*unusable("ServingEndpointUnusable", "$.serving.Status"))
             .otherwise(describe_serving_config)
         )
-        describe_serving_config.next(describe_serving_model).next(
-            sfn.Choice(states, "ServesApprovedModel")
-            .when(sfn.Condition.string_equals_json_path("$.servingModel.Package", "$.approved.Value"), already_deployed)
+        describe_serving_config.next(
+            sfn.Choice(states, "ServingConfigNamesModel")
+            .when(sfn.Condition.is_present("$.servingConfig.ProductionVariants[0].ModelName"), describe_serving_model)
+            .otherwise(describe_package)
+        )
+        describe_serving_model.next(
+            sfn.Choice(states, "ServingModelHasPackage")
+            .when(
+                sfn.Condition.is_present("$.servingModel.PrimaryContainer.ModelPackageName"),
+                sfn.Choice(states, "ServesApprovedModel")
+                .when(sfn.Condition.string_equals_json_path("$.servingModel.PrimaryContainer.ModelPackageName", "$.approved.Value"), already_deployed)
+                .otherwise(describe_package),
+            )
             .otherwise(describe_package)
         )
         describe_package.next(
+            sfn.Choice(states, "IsVersionedWithInferenceSpecification")
+            .when(
+                sfn.Condition.and_(
+                    *(
+                        sfn.Condition.is_present(f"$.package.{field}")
+                        for field in ("ModelApprovalStatus", "ModelPackageGroupName", "ModelPackageVersion", "InferenceSpecification")
+                    )
+                ),
+                summarize_package,
+            )
+            .otherwise(not_approved)
+        )
+        servable = (
+            sfn.Choice(states, "FitsServerlessEndpoint").when(sfn.Condition.number_greater_than("$.package.Containers", 1), pipeline_on_serverless).otherwise(names)
+            if self.serverless
+            else names
+        )
+        summarize_package.next(
             sfn.Choice(states, "IsApprovedVersionOfGroup")
             .when(
                 sfn.Condition.and_(
                     sfn.Condition.string_equals("$.package.Status", "Approved"),
                     sfn.Condition.string_equals("$.package.Group", self.group.model_package_group_name),
                 ),
-                names,
+                servable,
             )
-            .otherwise(not_approved)
+            .otherwise(not_approved_here)
         )
         names.next(create_model).next(create_config).next(init_polls).next(check_endpoint)
+        in_service: sfn.IChainable = update_endpoint
+        if self.serverless:
+            # SageMaker does not update a real-time endpoint to serverless
+            # (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-update.html): every UpdateEndpoint
+            # would fail. Refuse before touching it, so the real-time endpoint keeps serving and the message says how.
+            describe_current = _sagemaker_call(
+                states,
+                "DescribeCurrentConfig",
+                "describeEndpointConfig",
+                resources=[self._sagemaker_arn("endpoint-config", f"{name}-*")],
+                parameters={"EndpointConfigName": sfn.JsonPath.string_at("$.endpoint.ConfigName")},
+                result_path="$.currentConfig",
+            )
+            describe_current.add_retry(**_RETRY)
+            # A configuration that cannot be read (deleted by hand) tells nothing: the update decides.
+            describe_current.add_catch(update_endpoint, errors=["States.TaskFailed"], result_path="$.currentConfigLookup")
+            describe_current.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+            refuse_switch = fail_with(
+                "RealTimeToServerless",
+                "EndpointTypeChangeRefused",
+                f"States.Format('Endpoint {name} is real-time (configuration {{}}) and SageMaker cannot update a real-time endpoint to serverless, so it keeps serving {{}}. Delete it (aws sagemaker delete-endpoint --endpoint-name {name}; clients get errors until the next run has created it serverless, a few minutes) and start this state machine again, or give the construct another endpoint_name', $.endpoint.ConfigName, $.deployed.Value)",
+            )
+            describe_current.next(
+                sfn.Choice(states, "CurrentEndpointIsServerless")
+                .when(sfn.Condition.is_present("$.currentConfig.ProductionVariants[0].ServerlessConfig"), update_endpoint)
+                .otherwise(refuse_switch)
+            )
+            in_service = describe_current
         check_endpoint.next(
             sfn.Choice(states, "EndpointState")
-            .when(sfn.Condition.string_equals("$.endpoint.Status", "InService"), update_endpoint)
+            .when(sfn.Condition.string_equals("$.endpoint.Status", "InService"), in_service)
             .when(sfn.Condition.string_equals("$.endpoint.Status", "Failed"), delete_failed)
             .when(*unusable("EndpointUnusable", "$.endpoint.Status"))
             .otherwise(wait_busy)

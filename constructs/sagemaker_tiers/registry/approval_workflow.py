@@ -15,6 +15,10 @@ event patterns and the handlers' permissions; it creates no resource. The flow:
    it reconciles ``<parameter_prefix>/<group>/approved-model`` to the newest approved version (``NONE`` when none
    is), so duplicate and out-of-order events change nothing. The parameter's history is the audit trail.
 
+A lost event heals: SageMaker delivers its events to EventBridge on a best-effort basis
+(https://docs.aws.amazon.com/eventbridge/latest/ref/event-delivery-level.html), so a scheduled rule runs the promote
+reconcile for every watched group every ``reconcile_interval`` (hourly by default).
+
 Nothing is lost: every rule target retries for 24 hours and then goes to an encrypted dead-letter queue; async
 invocations that still fail go to an on-failure queue; alarms on both queues, on function errors and on API 5xx
 notify the administrators' topic.
@@ -62,6 +66,15 @@ from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 
 HANDLERS = Path(__file__).parent / "approval_handlers"
 STATE_CHANGE = "SageMaker Model Package State Change"
+#: Default interval of the scheduled reconciles (the registry's promote and the inference tier's deployment).
+RECONCILE_INTERVAL = Duration.hours(1)
+
+
+def require_reconcile_interval(name: str, interval: Duration) -> None:
+    """A reconcile interval is a whole number of minutes (EventBridge rates), 1 minute to 1 day."""
+    require_duration(name, interval, minimum=Duration.minutes(1), maximum=Duration.days(1))
+    if int(interval.to_seconds()) % 60:
+        raise ValidationError(f"{name} must be a whole number of minutes (an EventBridge rate), got {interval.to_seconds()} s")
 _EMAIL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 
 
@@ -86,6 +99,8 @@ class ApprovalWorkflow(Construct):
     :param throttling_burst_limit: API burst, 1-2000, at least the rate. Default: 10.
     :param web_acl_arn: A WAFv2 web ACL to associate with the API stage. Default: none (throttling and tokens
         only; a web ACL costs at least 5 USD a month).
+    :param reconcile_interval: How often the promote function reconciles every watched group, whatever events
+        arrived (SageMaker's events are best-effort), 1 minute to 1 day. Default: 1 hour.
     :param log_retention: Retention of the functions' and the API's logs. Default: one year.
     :param metrics_bucket: Bucket holding the metrics reports registered with model packages (``ModelMetrics``
         S3 locations); the review page reads their values from it (read-only, at most 64 KiB per report).
@@ -106,6 +121,7 @@ class ApprovalWorkflow(Construct):
         throttling_rate_limit: int = 5,
         throttling_burst_limit: int = 10,
         web_acl_arn: str | None = None,
+        reconcile_interval: Duration | None = None,
         log_retention: logs.RetentionDays = defaults.LOG_RETENTION,
         metrics_bucket: s3.IBucket | None = None,
     ) -> None:
@@ -132,6 +148,8 @@ class ApprovalWorkflow(Construct):
         if parameter_prefix.lower().startswith(("/aws", "/ssm")):
             raise ValidationError(f"parameter_prefix must not start with '/aws' or '/ssm' (reserved), got {parameter_prefix!r}")
         require_duration("token_ttl", token_ttl, minimum=Duration.minutes(15), maximum=Duration.days(14))
+        reconcile_interval = reconcile_interval or RECONCILE_INTERVAL
+        require_reconcile_interval("reconcile_interval", reconcile_interval)
         require_int_in_range("throttling_rate_limit", throttling_rate_limit, minimum=1, maximum=1000)
         require_int_in_range("throttling_burst_limit", throttling_burst_limit, minimum=max(1, throttling_rate_limit), maximum=2000)
         if web_acl_arn is not None:
@@ -265,6 +283,20 @@ class ApprovalWorkflow(Construct):
         # and SageMaker sends a state change event on every status change, possibly several, in any order
         # (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
         self.decision_rule = self._rule(rules, "ApprovalDecided", group_names, None, self.promote_function)
+        self.reconcile_rule = events.Rule(
+            rules,
+            "Reconcile",
+            description="Reconcile the approved-model parameter of every watched group (SageMaker's events are best-effort)",
+            schedule=events.Schedule.rate(reconcile_interval),
+            targets=[
+                targets.LambdaFunction(
+                    self.promote_function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=2,
+                    max_event_age=reconcile_interval,
+                )
+            ],
+        )
 
         self._alarms()
         for group in groups:

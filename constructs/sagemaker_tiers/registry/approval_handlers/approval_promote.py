@@ -14,6 +14,11 @@ hold the ARN of the one with the highest version.
   write nothing, and an event about an older version never replaces a newer approved one.
 - If the parameter does not exist and nothing is approved, nothing is created.
 
+Trigger 2: a scheduled EventBridge event (``source`` ``aws.events``, ``detail-type`` ``Scheduled Event``)
+reconciles every watched group. SageMaker sends its events to EventBridge on a best-effort basis
+(https://docs.aws.amazon.com/eventbridge/latest/ref/event-delivery-level.html), so a lost approval event would
+otherwise leave the parameter stale until the next approval; the schedule heals it within one interval.
+
 Reconciliations of one group run one at a time: two concurrent ones could interleave their read and
 write and leave an older view last (and the inference tier deploys every value written). A per-group lease
 in the approval table serializes them without reserved concurrency (which new accounts cannot grant):
@@ -40,8 +45,8 @@ import approval_common as common
 from approval_common import MalformedEvent, log
 
 __all__ = [
-    "GroupBusy", "MalformedEvent", "NONE", "handler", "parse_event", "parameter_name", "latest_approved",
-    "reconcile", "reconcile_serialized",
+    "GroupBusy", "MalformedEvent", "NONE", "handler", "is_schedule", "parse_event", "parameter_name", "latest_approved",
+    "reconcile", "reconcile_all", "reconcile_serialized",
 ]
 
 NONE = "NONE"
@@ -214,7 +219,30 @@ def reconcile_serialized(
         release_lock(config.table_name, group, owner)
 
 
+def is_schedule(event: Any) -> bool:
+    """True for the periodic EventBridge event that asks for a reconcile of every watched group."""
+    return isinstance(event, dict) and event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
+def reconcile_all(config: Config, owner: str) -> dict[str, Any]:
+    """Reconcile every watched group, each under its lock; one group's failure does not stop the others, but fails
+    the invocation."""
+    results: dict[str, Any] = {}
+    failed: list[str] = []
+    for group in sorted(config.watched_groups):
+        try:
+            results[group] = reconcile_serialized(group, config, owner)["status"]
+        except Exception as exc:  # noqa: BLE001 - reported below, after the other groups
+            log("ERROR", "reconcile failed", group=group, error=str(exc))
+            failed.append(group)
+    if failed:
+        raise RuntimeError(f"reconcile failed for {', '.join(failed)} (the others: {results})")
+    return {"status": "reconciled", "groups": results}
+
+
 def handler(event: Any, context: Any) -> dict[str, Any]:
+    if is_schedule(event):
+        return reconcile_all(Config.from_env(), common.request_id(context) or str(uuid.uuid4()))
     try:
         group = parse_event(event)
     except MalformedEvent as exc:
