@@ -108,9 +108,12 @@ class ApprovedModelEndpoint(Construct):
     ``deployed-model`` parameter -> stop (success) when nothing is approved (``NONE``: the endpoint keeps serving
     what it serves, the administrators are told, nothing is torn down: deleting an endpoint clients call is not
     something a registry revocation should do silently) or when the approved version is already deployed ->
-    DescribeModelPackage (it must be ``Approved`` and belong to ``group``, else fail) -> CreateModel from the
+    DescribeModelPackage (it must be ``Approved``, versioned, belong to ``group`` and have an inference
+    specification, else fail; a serverless endpoint also refuses an inference pipeline of several containers, which
+    Serverless Inference does not host) -> CreateModel from the
     package -> CreateEndpointConfig -> DescribeEndpoint: CreateEndpoint if there is none, UpdateEndpoint with a
-    blue/green deployment and automatic rollback on the endpoint's error alarms if it is ``InService``, delete it
+    blue/green deployment and automatic rollback on the endpoint's error-rate alarms if it is ``InService`` (a
+    serverless construct refuses to update a real-time endpoint: SageMaker cannot make it serverless), delete it
     first if it is ``Failed`` (a failed endpoint serves nothing), wait if it is busy -> poll DescribeEndpoint
     (Wait + Choice, at most ``deployment_timeout / poll_interval`` times) until ``InService`` on the NEW
     configuration -> PutParameter ``deployed-model`` -> delete the group's older endpoint configurations and models,
