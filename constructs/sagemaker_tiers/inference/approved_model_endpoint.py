@@ -106,7 +106,8 @@ class ApprovedModelEndpoint(Construct):
 
     **What an execution does.** Acquire the endpoint's lock (below) -> read the approved-model parameter and the
     ``deployed-model`` parameter -> stop (success) when nothing is approved (``NONE``: the endpoint keeps serving
-    what it serves, the administrators are told, nothing is torn down: deleting an endpoint clients call is not
+    what it serves, the administrators are told when the revocation's event started the run (scheduled runs stay
+    quiet), nothing is torn down: deleting an endpoint clients call is not
     something a registry revocation should do silently) or when the approved version is already deployed ->
     DescribeModelPackage (it must be ``Approved``, versioned, belong to ``group`` and have an inference
     specification, else fail; a serverless endpoint also refuses an inference pipeline of several containers, which
