@@ -6,14 +6,17 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Annotations, Match
 
-from sagemaker_tiers import ApprovalWorkflow, MlEncryptionKey
+from sagemaker_tiers import ApprovalWorkflow, MlEncryptionKey, ModelPackageGroup
 from sagemaker_tiers.core.flags import IAM_MINIMIZE_POLICIES
 
 
 @pytest.mark.parametrize(("context", "warnings"), [({}, 1), ({IAM_MINIMIZE_POLICIES: True}, 0)])
 def test_the_workflow_warns_without_minimized_policies(context: dict, warnings: int) -> None:
     stack = Stack(App(context=context), "S")
-    ApprovalWorkflow(stack, "Approval", encryption_key=MlEncryptionKey(stack, "Key"), admin_emails=["a@example.com"])
+    ApprovalWorkflow(
+        stack, "Approval", encryption_key=MlEncryptionKey(stack, "Key"), admin_emails=["a@example.com"],
+        groups=[ModelPackageGroup(stack, "Group", model_package_group_name="g")],  # a workflow watching none fails synth
+    )
     found = Annotations.from_stack(stack).find_warning(
         "/S/Approval",
         Match.string_like_regexp(r"Set the feature flag '@aws-cdk/aws-iam:minimizePolicies' to true in cdk.json: without it every watched group"),
