@@ -116,6 +116,7 @@ def chain() -> Chain:
         network=network,
         workflow=workflow,
         bucket=bucket,
+        model_data_prefixes=[pipeline.output_prefix],  # where the training tier writes the artifacts it registers
         endpoint_name="churn",
         poll_interval=Duration.seconds(1),
         deployment_timeout=Duration.minutes(12),
