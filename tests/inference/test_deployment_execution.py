@@ -392,7 +392,7 @@ def test_stale_lock_of_a_dead_execution_is_taken_over(env) -> None:
 
 def test_a_running_holder_is_waited_for_and_concurrent_runs_deploy_once(env) -> None:
     env.deploy("serverless")
-    holder, table = _hold_lock(env, "serverless", seconds=30)
+    holder, table = _hold_lock(env, "serverless", seconds=120)  # stopped below
     env.approve("serverless", env.register())
 
     # Two executions (two events) while the lock is held: both wait.
@@ -400,7 +400,10 @@ def test_a_running_holder_is_waited_for_and_concurrent_runs_deploy_once(env) -> 
         env.sfn.start_execution(stateMachineArn=env.state_machines["serverless"], name=f"event-{i}", input="{}")["executionArn"]
         for i in range(2)
     ]
-    time.sleep(3)
+    # Both reach WaitForLock and stay RUNNING (polled, not slept: a loaded machine may take seconds to get there).
+    deadline = time.monotonic() + 60
+    while not all("WaitForLock" in entered_states(env.sfn, e) for e in executions) and time.monotonic() < deadline:
+        time.sleep(0.2)
     for execution in executions:
         assert env.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
         assert entered_states(env.sfn, execution).count("WaitForLock") >= 1
