@@ -389,7 +389,7 @@ class ApprovedModelEndpoint(Construct):
         # Rates over several periods, not "any error in one minute": a client's bad request (4XX) or one failure
         # during the baking period must not roll a good model back. Metric definitions:
         # https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
-        for alarm_id, metric, threshold, description in (
+        for alarm_id, rate, threshold, description in (
             (
                 "Invocation5XXErrorRate",
                 self.metric_invocation_5xx_error_rate(),
@@ -406,7 +406,7 @@ class ApprovedModelEndpoint(Construct):
             alarm = cw.Alarm(
                 alarms,
                 alarm_id,
-                metric=metric,
+                metric=rate,
                 alarm_description=description,
                 threshold=threshold,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
