@@ -160,7 +160,7 @@ class Account:
                     AttributeDefinitions=props["AttributeDefinitions"],
                     BillingMode="PAY_PER_REQUEST",
                 )
-            elif kind == "AWS::SageMaker::ModelPackageGroup":
+            elif kind == "Custom::ModelPackageGroup":  # what the group provider creates (or adopts) at deploy time
                 self.sm.create_model_package_group(ModelPackageGroupName=props["ModelPackageGroupName"])
         self.bucket = self.physical[chain.logical_id(chain.bucket)]
         self.topic_arn = self.physical[chain.logical_id(chain.workflow.topic)]

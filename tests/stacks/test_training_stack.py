@@ -147,7 +147,7 @@ def existing_images(tmp_path_factory: pytest.TempPathFactory):
     """The app's training stack with a SageMaker-provided image (cdk-nag on) and with an image of this account."""
     outdir = tmp_path_factory.mktemp("training-image-uri")
     app = App(outdir=str(outdir), context=app_context(training_image_uri=SKLEARN_IMAGE))
-    add_nag_checks(app)
+    add_gates(app, control_tower=False)
     config, foundation, registry = base_stacks(app)
     stack = TrainingStack(app, f"{config.project_name}-training", config=config, foundation=foundation, registry=registry)
     app.synth()  # raises on any unacknowledged cdk-nag finding
