@@ -311,6 +311,9 @@ def test_a_parameter_that_is_not_an_approved_version_of_the_group_fails(env, cas
     assert result["status"] == "FAILED"
     assert "ModelPackageNotApproved" in env.messages()[0]["message"]
     assert env.sdk_calls("createModel") == [] and env.deployed("serverless") is None
+    if case == "other-group":  # refused before SageMaker is asked: the role may describe its own group's versions only
+        assert "PackageOfGroup" in entered_states(env.sfn, result["executionArn"])
+        assert "DescribeModelPackage" not in entered_states(env.sfn, result["executionArn"])
 
 
 def test_failed_endpoint_is_replaced(env) -> None:

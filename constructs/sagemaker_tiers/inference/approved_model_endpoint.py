@@ -1143,7 +1143,7 @@ class ApprovedModelEndpoint(Construct):
         already_deployed = sfn.Pass(states, "AlreadyDeployed").next(release)
         check_serving = describe_endpoint("CheckServingEndpoint", "$.serving")
 
-        describe_package = on_error(
+        describe_package_call = on_error(
             _sagemaker_call(
                 states,
                 "DescribeModelPackage",
@@ -1154,6 +1154,18 @@ class ApprovedModelEndpoint(Construct):
                 # version or approval status) would raise States.Runtime, which no Catch handles.
                 result_path="$.package",
             )
+        )
+        # The role may describe only this group's versions (IAM would deny any other ARN with AccessDenied), so an
+        # ARN of another group or account is refused before SageMaker is called.
+        not_of_group = fail_with(
+            "ModelPackageNotOfGroup",
+            "ModelPackageNotApproved",
+            f"States.Format('{{}} is not a version of group {self.group.model_package_group_name}; endpoint {name} only serves Approved versions of that group', $.approved.Value)",
+        )
+        describe_package = (
+            sfn.Choice(states, "PackageOfGroup")
+            .when(sfn.Condition.string_matches("$.approved.Value", self.group.model_package_arn_pattern), describe_package_call)
+            .otherwise(not_of_group)
         )
         not_approved = fail_with(
             "ModelPackageNotApproved",
@@ -1488,7 +1500,7 @@ class ApprovedModelEndpoint(Construct):
             )
             .otherwise(describe_package)
         )
-        describe_package.next(
+        describe_package_call.next(
             sfn.Choice(states, "IsVersionedWithInferenceSpecification")
             .when(
                 sfn.Condition.and_(
