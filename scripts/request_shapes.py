@@ -1013,15 +1013,25 @@ def check_handler_calls(paths: list[Path], summary: Summary) -> None:
 
     from botocore import xform_name
 
-    for path in paths:
-        tree = ast.parse(path.read_text(), str(path))
-        services = {
+    def client_services(tree: ast.AST) -> set[str]:
+        return {
             node.args[0].value
             for node in ast.walk(tree)
             if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)
             and (getattr(node.func, "attr", None) or getattr(node.func, "id", "")).endswith("client")
         }
+
+    for path in paths:
+        tree = ast.parse(path.read_text(), str(path))
+        services = client_services(tree)
+        # A handler may take its client from a helper module of its folder (``cr.sagemaker()``).
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    helper = path.parent / f"{alias.name}.py"
+                    if helper.is_file() and helper != path:
+                        services |= client_services(ast.parse(helper.read_text(), str(helper)))
         operations: dict[str, list[Any]] = {}
         for service in services:
             try:
