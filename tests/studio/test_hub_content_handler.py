@@ -124,7 +124,7 @@ def test_a_malformed_event_raises_and_answers_nothing(event, sent) -> None:
 
 
 def test_handler_answers_cloudformation_once(sent, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hub, "_client", object())  # any SageMaker call would fail: this request is refused first
+    monkeypatch.setattr(hub.cr, "_client", object())  # any SageMaker call would fail: this request is refused first
     body = hub.handler(cfn_event("Create", {**PROPS, "ModelIds": "model-a"}), None)
     assert sent == [body]
     assert body["Status"] == "FAILED" and body["RequestId"] == "req-1" and body["LogicalResourceId"] == "Resource1"

@@ -15,7 +15,6 @@ direct deploy, Kendra, generative AI). The handler reads the current settings an
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -28,20 +27,6 @@ MANAGED = (*STATUS_SETTINGS, "WorkspaceSettings", "GenerativeAiSettings")
 FORBIDDEN = ("IdentityProviderOAuthSettings", "EmrServerlessSettings")
 DISABLED = {key: {"Status": "DISABLED"} for key in STATUS_SETTINGS}
 ROLE_ARN = r"arn:aws[a-z-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
-NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
-BUSY_RETRIES = 6
-
-_client = None
-
-
-def sagemaker():  # type: ignore[no-untyped-def]
-    global _client
-    if _client is None:
-        import boto3
-
-        _client = boto3.client("sagemaker", region_name=os.environ.get("AWS_REGION"))
-    return _client
-
 
 def parse(props: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
     """Validate ResourceProperties; raise BadRequest naming the property, the value and what is allowed."""
@@ -49,7 +34,7 @@ def parse(props: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
     if not isinstance(domain_id, str) or not re.fullmatch(r"d-(-*[a-z0-9]){1,61}", domain_id):
         raise cr.BadRequest(f"DomainId must be a domain id such as 'd-abc123', got {domain_id!r}")
     profile = props.get("UserProfileName", "")
-    if not isinstance(profile, str) or (profile and not re.fullmatch(NAME_PATTERN, profile)):
+    if not isinstance(profile, str) or (profile and not re.fullmatch(cr.NAME_PATTERN, profile)):
         raise cr.BadRequest(f"UserProfileName must be '' (domain defaults) or a user profile name, got {profile!r}")
     settings = props.get("Settings")
     if not isinstance(settings, Mapping) or not settings:
@@ -105,7 +90,7 @@ def apply(
     client: Any, domain_id: str, profile: str, managed: Mapping[str, Any], sleep: Callable[[float], None] = time.sleep
 ) -> dict[str, Any]:
     """Write the merged settings; waits out a profile or domain that is still updating (ResourceInUse)."""
-    for attempt in range(BUSY_RETRIES):
+    for attempt in range(cr.BUSY_RETRIES):
         settings = merged(current_settings(client, domain_id, profile), managed)
         try:
             if profile:
@@ -116,14 +101,14 @@ def apply(
                 client.update_domain(DomainId=domain_id, DefaultUserSettings={"CanvasAppSettings": settings})
             return settings
         except Exception as error:
-            if cr.error_code(error) not in ("ResourceInUse", "ResourceInUseException") or attempt == BUSY_RETRIES - 1:
+            if cr.error_code(error) not in ("ResourceInUse", "ResourceInUseException") or attempt == cr.BUSY_RETRIES - 1:
                 raise
             sleep(10)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def create(event: Mapping[str, Any], client: Any = None, sleep: Callable[[float], None] = time.sleep) -> cr.Outcome:
-    client = client or sagemaker()
+    client = client or cr.sagemaker()
     domain_id, profile, settings = parse(event["ResourceProperties"])
     apply(client, domain_id, profile, settings, sleep)
     return physical_id(domain_id, profile), {"Target": profile or "domain-defaults"}
@@ -136,7 +121,7 @@ def update(event: Mapping[str, Any], client: Any = None, sleep: Callable[[float]
 
 
 def delete(event: Mapping[str, Any], client: Any = None, sleep: Callable[[float], None] = time.sleep) -> cr.Outcome:
-    client = client or sagemaker()
+    client = client or cr.sagemaker()
     try:
         domain_id, profile, _ = parse(event["ResourceProperties"])
     except cr.BadRequest:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,6 +26,22 @@ FAILED_CREATE_PREFIX = "failed-create:"
 REQUIRED_KEYS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId", "ResourceProperties")
 REQUEST_TYPES = ("Create", "Update", "Delete")
 MAX_REASON = 1000
+#: SageMaker's user profile name pattern (``UserProfileName``).
+NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+#: Attempts at an update that SageMaker refuses with ResourceInUse while the domain or profile is updating.
+BUSY_RETRIES = 6
+
+_client = None
+
+
+def sagemaker():  # type: ignore[no-untyped-def]
+    """The SageMaker client of the custom-resource handlers, created on first use."""
+    global _client
+    if _client is None:
+        import boto3
+
+        _client = boto3.client("sagemaker", region_name=os.environ.get("AWS_REGION"))
+    return _client
 
 
 class BadRequest(ValueError):

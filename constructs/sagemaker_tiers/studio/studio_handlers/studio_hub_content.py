@@ -14,7 +14,6 @@ Every call is idempotent: an existing reference counts as created, a missing one
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,21 +22,8 @@ import studio_custom_resource as cr
 
 PUBLIC_HUB = "SageMakerPublicHub"
 REFERENCE_TYPE = "ModelReference"
-NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 MAX_MODELS = 100
-
-_client = None
-
-
-def sagemaker():  # type: ignore[no-untyped-def]
-    global _client
-    if _client is None:
-        import boto3
-
-        _client = boto3.client("sagemaker", region_name=os.environ.get("AWS_REGION"))
-    return _client
-
 
 def public_model_arn(partition: str, region: str, model_id: str) -> str:
     """ARN of a JumpStart model in SageMaker's public hub."""
@@ -47,13 +33,13 @@ def public_model_arn(partition: str, region: str, model_id: str) -> str:
 def parse(props: Mapping[str, Any]) -> tuple[str, list[str], str, str]:
     """Validate ResourceProperties; raise BadRequest naming the property, the value and what is allowed."""
     hub = props.get("HubName")
-    if not isinstance(hub, str) or not re.fullmatch(NAME_PATTERN, hub):
+    if not isinstance(hub, str) or not re.fullmatch(cr.NAME_PATTERN, hub):
         raise cr.BadRequest(f"HubName must be 1-63 letters, digits or '-', got {hub!r}")
     ids = props.get("ModelIds")
     if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_MODELS:
         raise cr.BadRequest(f"ModelIds must be a list of 1-{MAX_MODELS} JumpStart model ids, got {ids!r}")
     for model_id in ids:
-        if not isinstance(model_id, str) or not re.fullmatch(NAME_PATTERN, model_id):
+        if not isinstance(model_id, str) or not re.fullmatch(cr.NAME_PATTERN, model_id):
             raise cr.BadRequest(f"ModelIds must hold JumpStart model ids (letters, digits, '-'), got {model_id!r}")
     if len(set(ids)) != len(ids):
         raise cr.BadRequest(f"ModelIds must not repeat an id, got {ids!r}")
@@ -113,14 +99,14 @@ def _add_all(client: Any, hub: str, ids: list[str], partition: str, region: str)
 
 
 def create(event: Mapping[str, Any], client: Any = None) -> cr.Outcome:
-    client = client or sagemaker()
+    client = client or cr.sagemaker()
     hub, ids, partition, region = parse(event["ResourceProperties"])
     _add_all(client, hub, ids, partition, region)
     return physical_id(hub), {"HubName": hub, "ModelIds": ",".join(ids)}
 
 
 def update(event: Mapping[str, Any], client: Any = None) -> cr.Outcome:
-    client = client or sagemaker()
+    client = client or cr.sagemaker()
     if cr.is_failed_create(event):  # the resource never existed: this is its first real create
         return create(event, client)
     hub, ids, partition, region = parse(event["ResourceProperties"])
@@ -146,7 +132,7 @@ def update(event: Mapping[str, Any], client: Any = None) -> cr.Outcome:
 
 
 def delete(event: Mapping[str, Any], client: Any = None) -> cr.Outcome:
-    client = client or sagemaker()
+    client = client or cr.sagemaker()
     try:
         hub, ids, _, _ = parse(event["ResourceProperties"])
     except cr.BadRequest:

@@ -16,7 +16,6 @@ ResourceProperties: ``DomainId``, ``UserProfileName`` and ``Hidden``: ``{"Hidden
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -25,21 +24,7 @@ from typing import Any
 import studio_custom_resource as cr
 
 LISTS = ("HiddenMlTools", "HiddenAppTypes", "HiddenInstanceTypes")
-NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 VALUE_PATTERN = r"[A-Za-z0-9.\-]{1,64}"
-BUSY_RETRIES = 6
-
-_client = None
-
-
-def sagemaker():  # type: ignore[no-untyped-def]
-    global _client
-    if _client is None:
-        import boto3
-
-        _client = boto3.client("sagemaker", region_name=os.environ.get("AWS_REGION"))
-    return _client
-
 
 def parse(props: Mapping[str, Any]) -> tuple[str, str, dict[str, list[str]]]:
     """Validate ResourceProperties; raise BadRequest naming the property, the value and what is allowed."""
@@ -47,7 +32,7 @@ def parse(props: Mapping[str, Any]) -> tuple[str, str, dict[str, list[str]]]:
     if not isinstance(domain_id, str) or not re.fullmatch(r"d-(-*[a-z0-9]){1,61}", domain_id):
         raise cr.BadRequest(f"DomainId must be a domain id such as 'd-abc123', got {domain_id!r}")
     profile = props.get("UserProfileName")
-    if not isinstance(profile, str) or not re.fullmatch(NAME_PATTERN, profile):
+    if not isinstance(profile, str) or not re.fullmatch(cr.NAME_PATTERN, profile):
         raise cr.BadRequest(f"UserProfileName must be a user profile name, got {profile!r}")
     hidden = props.get("Hidden")
     if not isinstance(hidden, Mapping) or not hidden:
@@ -84,27 +69,27 @@ def changed(current: Mapping[str, Any], hidden: Mapping[str, list[str]], add: bo
 
 
 def apply(client: Any, domain_id: str, profile: str, hidden: Mapping[str, list[str]], add: bool, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    for attempt in range(BUSY_RETRIES):
+    for attempt in range(cr.BUSY_RETRIES):
         settings = changed(_portal(client, domain_id, profile), hidden, add)
         try:
             client.update_user_profile(DomainId=domain_id, UserProfileName=profile, UserSettings={"StudioWebPortalSettings": settings})
             return settings
         except Exception as error:
-            if cr.error_code(error) not in ("ResourceInUse", "ResourceInUseException") or attempt == BUSY_RETRIES - 1:
+            if cr.error_code(error) not in ("ResourceInUse", "ResourceInUseException") or attempt == cr.BUSY_RETRIES - 1:
                 raise
             sleep(10)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def create(event: Mapping[str, Any], client: Any = None, sleep: Callable[[float], None] = time.sleep) -> cr.Outcome:
-    client = client or sagemaker()
+    client = client or cr.sagemaker()
     domain_id, profile, hidden = parse(event["ResourceProperties"])
     apply(client, domain_id, profile, hidden, True, sleep)
     return physical_id(domain_id, profile), {}
 
 
 def update(event: Mapping[str, Any], client: Any = None, sleep: Callable[[float], None] = time.sleep) -> cr.Outcome:
-    client = client or sagemaker()
+    client = client or cr.sagemaker()
     domain_id, profile, hidden = parse(event["ResourceProperties"])
     try:
         old_domain, old_profile, old_hidden = parse(event.get("OldResourceProperties") or {})
@@ -120,7 +105,7 @@ def update(event: Mapping[str, Any], client: Any = None, sleep: Callable[[float]
 
 
 def delete(event: Mapping[str, Any], client: Any = None, sleep: Callable[[float], None] = time.sleep) -> cr.Outcome:
-    client = client or sagemaker()
+    client = client or cr.sagemaker()
     try:
         domain_id, profile, hidden = parse(event["ResourceProperties"])
     except cr.BadRequest:
