@@ -157,3 +157,41 @@ def test_the_log_bucket_takes_logs_by_bucket_policy_with_acls_off(template: Temp
         "AWS::S3::BucketPolicy",
         {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject"})])}},
     )
+
+
+#: The CORS rule of AWS's "Give your users the ability to upload local files" for SageMaker Canvas, written out
+#: here from the page (not from the code's constants), so a drift on either side fails:
+#: https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-set-up-local-upload.html
+CANVAS_DOCUMENTED_CORS = {
+    "AllowedHeaders": ["*"],
+    "AllowedMethods": ["POST", "PUT", "GET", "HEAD", "DELETE"],
+    "AllowedOrigins": ["https://*.sagemaker.aws"],
+    "ExposedHeaders": [
+        "ETag",
+        "x-amz-delete-marker",
+        "x-amz-id-2",
+        "x-amz-request-id",
+        "x-amz-server-side-encryption",
+        "x-amz-version-id",
+    ],
+}
+
+
+def test_no_cors_by_default(template: Template) -> None:
+    assert "CorsConfiguration" not in _data_bucket(template)["Properties"]
+
+
+def test_canvas_uploads_add_exactly_the_documented_cors_rule_once() -> None:
+    stack = Stack(App(context=FLAGS), "S")
+    key = MlEncryptionKey(stack, "Key")
+    quiet = MlBucket(stack, "Quiet", encryption_key=key)
+    canvas = MlBucket(stack, "Canvas", encryption_key=key)
+    canvas.allow_canvas_uploads()
+    canvas.allow_canvas_uploads()  # a second caller (two domains on one bucket) adds nothing
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    assert quiet.canvas_uploads_allowed is False and canvas.canvas_uploads_allowed is True
+    assert "CorsConfiguration" not in resources[stack.get_logical_id(quiet.node.default_child)]["Properties"]  # type: ignore[arg-type]
+    cors = resources[stack.get_logical_id(canvas.node.default_child)]["Properties"]["CorsConfiguration"]  # type: ignore[arg-type]
+    (rule,) = cors["CorsRules"]
+    assert rule.pop("Id") == "sagemaker-canvas-local-upload"
+    assert rule == CANVAS_DOCUMENTED_CORS  # nothing more: no MaxAge, no other origin, method or header

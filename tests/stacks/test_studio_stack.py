@@ -11,6 +11,7 @@ from aws_cdk.assertions import Template
 
 from sagemaker_tiers import ValidationError, add_gates
 from stacks.config import read_config
+from stacks.foundation_stack import FoundationStack
 from stacks.studio_stack import StudioConfig, StudioStack
 from tests.conftest import app_context, base_stacks
 
@@ -102,3 +103,15 @@ def test_config_reads_cli_strings() -> None:
 def test_bad_config_fails_at_synth_naming_the_key(context, message) -> None:
     with pytest.raises(ValidationError, match=message):
         _config(**context)
+
+
+def test_canvas_on_puts_its_upload_cors_rule_on_the_foundation_ml_bucket(synthesized) -> None:
+    # The app's Canvas workspace is a prefix of the foundation stack's ML bucket; Canvas users upload local files
+    # from the browser only if that bucket carries Canvas's CORS rule:
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-set-up-local-upload.html
+    stack, _, _ = synthesized
+    (foundation,) = [c for c in stack.node.scope.node.children if isinstance(c, FoundationStack)]
+    bucket = Template.from_stack(foundation).to_json()["Resources"][foundation.get_logical_id(foundation.bucket.node.default_child)]
+    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedOrigins"] == ["https://*.sagemaker.aws"]
+    assert rule["AllowedMethods"] == ["POST", "PUT", "GET", "HEAD", "DELETE"]

@@ -60,12 +60,13 @@ def synth() -> dict[str, Any]:
         jumpstart_personas=["data-scientist"],
         canvas=CanvasOptions(model_package_group=group),
     )
+    disposable_bucket = MlBucket(stack, "DisposableBucket", encryption_key=key)  # a domain without Canvas
     disposable = StudioDomain(
         stack,
         "Disposable",
         network=network,
         encryption_key=key,
-        bucket=bucket,
+        bucket=disposable_bucket,
         users=[StudioUser("sam", "ml-engineer")],
         shared_spaces=[SharedSpace("team", "sam")],
         default_persona="ml-engineer",
@@ -75,13 +76,25 @@ def synth() -> dict[str, Any]:
     private = Stack(stack.node.scope, "StudioPrivateTest")
     private_key = MlEncryptionKey(private, "Key")
     private_network = SageMakerNetwork(private, "Network", encryption_key=private_key, egress="endpoints")
+    private_bucket = MlBucket(private, "Bucket", encryption_key=private_key)
     StudioDomain(
         private, "Studio", network=private_network, encryption_key=private_key,
-        bucket=MlBucket(private, "Bucket", encryption_key=private_key), users=[StudioUser("bob", "business-analyst")],
+        bucket=private_bucket, users=[StudioUser("bob", "business-analyst")],
+        canvas=CanvasOptions(local_file_upload=False),
     )
-    endpoints = {k: v for k, v in Template.from_stack(private).to_json()["Resources"].items() if v["Type"] == "AWS::EC2::VPCEndpoint"}
+    private_json = Template.from_stack(private).to_json()
+    endpoints = {k: v for k, v in private_json["Resources"].items() if v["Type"] == "AWS::EC2::VPCEndpoint"}
     template = Template.from_stack(stack)
-    return {"stack": stack, "template": template, "json": template.to_json(), "domain": domain, "disposable": disposable, "idle": idle, "hub": hub, "endpoints": endpoints}
+    cors = {
+        "canvas": _cors(template.to_json(), stack, bucket),
+        "no-analysts": _cors(template.to_json(), stack, disposable_bucket),
+        "uploads-off": _cors(private_json, private, private_bucket),
+    }
+    return {"stack": stack, "template": template, "json": template.to_json(), "domain": domain, "disposable": disposable, "idle": idle, "hub": hub, "endpoints": endpoints, "cors": cors}
+
+
+def _cors(template: dict, stack: Stack, bucket: MlBucket) -> Any:
+    return template["Resources"][stack.get_logical_id(bucket.node.default_child)]["Properties"].get("CorsConfiguration")  # type: ignore[arg-type]
 
 
 def _resources(synth: dict[str, Any], type_: str) -> dict[str, dict]:
@@ -573,3 +586,34 @@ def test_personas_list_autopilot_candidates_on_any_resource(synth) -> None:
     for persona in (Persona.DATA_SCIENTIST, Persona.BUSINESS_ANALYST):
         granting = _with_action(_role_statements(synth, synth["domain"], persona), "sagemaker:ListCandidatesForAutoMLJob")
         assert granting and all(s["Resource"] == "*" for s in granting), (persona, granting)
+
+
+def test_canvas_gets_the_documented_upload_cors_rule_on_its_workspace_bucket_only_when_on(synth) -> None:
+    # Canvas users upload local files from the browser straight to the bucket of WorkspaceSettings.S3ArtifactPath,
+    # which needs this CORS rule: https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-set-up-local-upload.html
+    domain = synth["domain"]
+    workspace = domain.canvas_settings_document["WorkspaceSettings"]["S3ArtifactPath"]
+    bucket = synth["stack"].node.find_child("Bucket")
+    assert synth["stack"].resolve(workspace)["Fn::Join"][1][1] == {"Ref": synth["stack"].get_logical_id(bucket.node.default_child)}
+    assert synth["cors"]["canvas"] == {
+        "CorsRules": [
+            {
+                "Id": "sagemaker-canvas-local-upload",
+                "AllowedHeaders": ["*"],
+                "AllowedMethods": ["POST", "PUT", "GET", "HEAD", "DELETE"],
+                "AllowedOrigins": ["https://*.sagemaker.aws"],
+                "ExposedHeaders": [
+                    "ETag", "x-amz-delete-marker", "x-amz-id-2", "x-amz-request-id", "x-amz-server-side-encryption", "x-amz-version-id",
+                ],
+            }
+        ]
+    }
+    assert synth["cors"]["no-analysts"] is None  # no business analyst, no Canvas, no CORS
+    assert synth["cors"]["uploads-off"] is None  # CanvasOptions(local_file_upload=False)
+
+
+def test_canvas_local_file_upload_must_be_a_bool() -> None:
+    stack = Stack(App(context=app_context()), "S")
+    key, bucket, network = _base(stack)
+    with pytest.raises(ValidationError, match=r"canvas.local_file_upload must be True or False, got 'yes'"):
+        StudioDomain(stack, "D", network=network, encryption_key=key, bucket=bucket, canvas=CanvasOptions(local_file_upload="yes"))  # type: ignore[arg-type]

@@ -23,6 +23,23 @@ from sagemaker_tiers.core.validation import (
 _BUCKET_NAME_PATTERN = r"(?!xn--)(?!sthree-)(?!.*\.\.)(?!.*-s3alias$)(?!.*--ol-s3$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 _BUCKET_NAME_RULE = "3-63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit"
 
+#: The CORS rule SageMaker Canvas needs on the bucket of its workspace (``WorkspaceSettings.S3ArtifactPath``) for
+#: users to upload files from their computers, exactly as AWS's "Give your users the ability to upload local files"
+#: gives it: https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-set-up-local-upload.html (the page offers no
+#: narrower variant: its origin is already Canvas's own, and it lists these methods and headers without options).
+CANVAS_UPLOAD_CORS_RULE_ID = "sagemaker-canvas-local-upload"
+CANVAS_UPLOAD_CORS_ORIGINS: tuple[str, ...] = ("https://*.sagemaker.aws",)
+CANVAS_UPLOAD_CORS_METHODS: tuple[str, ...] = ("POST", "PUT", "GET", "HEAD", "DELETE")
+CANVAS_UPLOAD_CORS_ALLOWED_HEADERS: tuple[str, ...] = ("*",)
+CANVAS_UPLOAD_CORS_EXPOSED_HEADERS: tuple[str, ...] = (
+    "ETag",
+    "x-amz-delete-marker",
+    "x-amz-id-2",
+    "x-amz-request-id",
+    "x-amz-server-side-encryption",
+    "x-amz-version-id",
+)
+
 
 class MlBucket(s3.Bucket):
     """An ``aws_s3.Bucket`` for ML data: SSE-KMS with a customer-managed key, versioned, SSL-only, private,
@@ -113,6 +130,7 @@ class MlBucket(s3.Bucket):
             removal_policy=removal_policy,
         )
         self.access_logs_bucket = log_bucket
+        self.canvas_uploads_allowed = False
         acknowledge(self, "CT.S3.PR.9", _OBJECT_LOCK_REASON)
         if event_bridge_enabled:
             # Set on the L1: CloudFormation supports it natively, while CDK's prop deploys a notifications
@@ -128,6 +146,31 @@ class MlBucket(s3.Bucket):
                 "Nothing reacts to this bucket's object events unless event_bridge_enabled is set (the new-data "
                 "triggers set it); notifications without a consumer would only be dropped.",
             )
+
+    def allow_canvas_uploads(self) -> None:
+        """Add the CORS rule SageMaker Canvas needs for its users to upload local files into this bucket.
+
+        Canvas's browser app (``https://*.sagemaker.aws``) writes uploads straight to the bucket of its workspace
+        (``WorkspaceSettings.S3ArtifactPath``); without this rule the browser blocks those requests. The rule is
+        AWS's, unchanged (:data:`CANVAS_UPLOAD_CORS_ORIGINS`, ``_METHODS``, ``_ALLOWED_HEADERS``,
+        ``_EXPOSED_HEADERS``; https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-set-up-local-upload.html).
+        CORS only lets the browser send requests that IAM already allows: what a user may read or write is still
+        decided by their role (the business analysts' own prefix). Calling it again adds nothing.
+
+        :class:`~sagemaker_tiers.studio.StudioDomain` calls it when Canvas is on (business-analyst profiles) and
+        ``CanvasOptions.local_file_upload`` is true. A bucket that CDK does not own (imported) cannot be changed
+        here: its owner must put the same rule on it.
+        """
+        if self.canvas_uploads_allowed:
+            return
+        self.add_cors_rule(
+            id=CANVAS_UPLOAD_CORS_RULE_ID,
+            allowed_origins=list(CANVAS_UPLOAD_CORS_ORIGINS),
+            allowed_methods=[s3.HttpMethods(m) for m in CANVAS_UPLOAD_CORS_METHODS],
+            allowed_headers=list(CANVAS_UPLOAD_CORS_ALLOWED_HEADERS),
+            exposed_headers=list(CANVAS_UPLOAD_CORS_EXPOSED_HEADERS),
+        )
+        self.canvas_uploads_allowed = True
 
     # -- grants ---------------------------------------------------------------------------------------------
 

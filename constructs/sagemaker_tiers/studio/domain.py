@@ -109,6 +109,9 @@ class CanvasOptions:
     :param bedrock_role: Role Canvas uses for generative AI (Bedrock). Default: none (generative AI is off).
     :param workspace_prefix: Prefix of the ML bucket for Canvas artifacts, inside the business analysts'
         prefix. Default: ``<bucket_prefix>business-analyst/canvas/``.
+    :param local_file_upload: Let Canvas users upload files from their computers: the ML bucket gets the CORS rule
+        Canvas needs (:meth:`MlBucket.allow_canvas_uploads`), only when the domain has business-analyst profiles.
+        Default: True (as in AWS's console).
     """
 
     model_package_group: IModelPackageGroup | None = None
@@ -117,6 +120,7 @@ class CanvasOptions:
     kendra: bool = False
     bedrock_role: iam.IRole | None = None
     workspace_prefix: str | None = None
+    local_file_upload: bool = True
 
 
 class StudioDomain(Construct):
@@ -136,6 +140,8 @@ class StudioDomain(Construct):
       ``canvas.model_package_group``, workspace artifacts in the ML bucket under the key, direct deploy / Kendra /
       generative AI off unless asked) are applied by a custom resource calling ``UpdateUserProfile``, because
       CloudFormation has no ``CanvasAppSettings``. OAuth data-source settings made by hand are never touched.
+      The ML bucket gets Canvas's local-upload CORS rule (:meth:`MlBucket.allow_canvas_uploads`) unless
+      ``canvas.local_file_upload`` is false; without business analysts it gets none.
     * Deletion: the domain, profiles and spaces are retained by default (RETAIN: home directories survive). With
       ``cleanup_on_delete=True`` they are deleted with the stack: a custom resource first deletes every app, space
       and user profile of the domain (also those users created), then deletes the domain with
@@ -263,6 +269,8 @@ class StudioDomain(Construct):
                 )
         require_unique("shared_spaces", [s.name for s in shared_spaces])
         canvas = canvas or CanvasOptions()
+        if not isinstance(canvas.local_file_upload, bool):
+            raise ValidationError(f"canvas.local_file_upload must be True or False, got {canvas.local_file_upload!r}")
         workspace_prefix = canvas.workspace_prefix or f"{bucket_prefix}{Persona.BUSINESS_ANALYST.value}/canvas/"
         require_s3_prefix("canvas.workspace_prefix", workspace_prefix)
         if not workspace_prefix.startswith(f"{bucket_prefix}{Persona.BUSINESS_ANALYST.value}/"):
@@ -448,6 +456,10 @@ class StudioDomain(Construct):
         if options.time_series_forecasting:
             canvas_endpoints.update(CANVAS_FORECAST_ENDPOINTS)
         self.network.add_interface_endpoints(canvas_endpoints)
+        if options.local_file_upload:
+            # Canvas's browser app writes local uploads straight to the workspace bucket, which needs Canvas's CORS
+            # rule: https://docs.aws.amazon.com/sagemaker/latest/dg/canvas-set-up-local-upload.html
+            bucket.allow_canvas_uploads()
         forecast: dict[str, Any] = {"Status": "ENABLED" if options.time_series_forecasting else "DISABLED"}
         self.canvas_forecast_role: iam.Role | None = None
         if options.time_series_forecasting:
