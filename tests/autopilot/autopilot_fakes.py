@@ -89,6 +89,34 @@ class CandidateStore:
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
+def serve_candidates(monkeypatch: Any) -> CandidateStore:
+    """Add ListCandidatesForAutoMLJob to moto's SageMaker until ``monkeypatch`` undoes it, paginated with
+    MaxResults/NextToken like the real API, serving the candidates stored per job in the returned store."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.exceptions import ValidationError as MotoValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    store = CandidateStore()
+
+    def list_candidates_for_auto_ml_job(self: SageMakerResponse) -> ActionResult:
+        name = self._get_param("AutoMLJobName")
+        max_results = int(self._get_param("MaxResults") or 10)
+        token = self._get_param("NextToken")
+        store.requests.append({"AutoMLJobName": name, "MaxResults": max_results, "NextToken": token})
+        if name not in self.sagemaker_backend.auto_ml_jobs:
+            raise MotoValidationError(message=f"Could not find AutoML job with name {name}.")
+        found = store.by_job.get(name, [])
+        start = int(token) if token else 0
+        page = found[start : start + max_results]
+        result: dict[str, Any] = {"Candidates": page}
+        if start + max_results < len(found):
+            result["NextToken"] = str(start + max_results)
+        return ActionResult(result)
+
+    monkeypatch.setattr(SageMakerResponse, "list_candidates_for_auto_ml_job", list_candidates_for_auto_ml_job, raising=False)
+    return store
+
+
 def automl_jobs() -> dict[str, Any]:
     """moto's AutoML jobs of the test account, by name (tests set their status here)."""
     from moto.sagemaker.models import sagemaker_backends

@@ -9,35 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.autopilot.autopilot_fakes import GROUP, JOB_PREFIX, CandidateStore, physical
+from tests.autopilot.autopilot_fakes import GROUP, JOB_PREFIX, CandidateStore, physical, serve_candidates
 
 
 @pytest.fixture
 def candidates(monkeypatch: pytest.MonkeyPatch) -> CandidateStore:
     """Add ListCandidatesForAutoMLJob to moto's SageMaker for this test (moto 5.2.5 lacks it), paginated with MaxResults/NextToken like the real API."""
-    from moto.core.responses import ActionResult
-    from moto.sagemaker.exceptions import ValidationError as MotoValidationError
-    from moto.sagemaker.responses import SageMakerResponse
-
-    store = CandidateStore()
-
-    def list_candidates_for_auto_ml_job(self: SageMakerResponse) -> ActionResult:
-        name = self._get_param("AutoMLJobName")
-        max_results = int(self._get_param("MaxResults") or 10)
-        token = self._get_param("NextToken")
-        store.requests.append({"AutoMLJobName": name, "MaxResults": max_results, "NextToken": token})
-        if name not in self.sagemaker_backend.auto_ml_jobs:
-            raise MotoValidationError(message=f"Could not find AutoML job with name {name}.")
-        found = store.by_job.get(name, [])
-        start = int(token) if token else 0
-        page = found[start : start + max_results]
-        result: dict[str, Any] = {"Candidates": page}
-        if start + max_results < len(found):
-            result["NextToken"] = str(start + max_results)
-        return ActionResult(result)
-
-    monkeypatch.setattr(SageMakerResponse, "list_candidates_for_auto_ml_job", list_candidates_for_auto_ml_job, raising=False)
-    return store
+    return serve_candidates(monkeypatch)
 
 
 @pytest.fixture

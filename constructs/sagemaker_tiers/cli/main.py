@@ -250,6 +250,10 @@ approvals.command("reject")(_decision_command("reject"))
 # ------------------------------------------------------------------------------------------------ runs
 
 
+#: Finished candidates the live display lists (the newest); ``--output json`` carries all of them.
+RECENT_CANDIDATES = 5
+
+
 def _progress_table(progress: runs_api.Progress, title: str) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column("", style="bold")
@@ -262,18 +266,42 @@ def _progress_table(progress: runs_api.Progress, title: str) -> Table:
     table.add_row("Job status", " / ".join(s for s in (progress.job_status, progress.secondary_status) if s) or "-")
     minutes, seconds = divmod(int(progress.elapsed_seconds), 60)
     table.add_row("Elapsed", f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}")
+    if progress.training_progress:
+        info = progress.training_progress
+        table.add_row("Progress", f"epoch {info.get('CurrentEpoch', '?')}/{info.get('MaxEpoch', '?')}, "
+                                  f"step {info.get('CurrentStep', '?')}/{info.get('TotalStepCountPerEpoch', '?')}")
     for name, value in sorted(progress.metrics.items()):
-        table.add_row(name, f"{value:.6g}")
+        when = progress.metric_times.get(name)
+        table.add_row(name, f"{value:.6g}" + (f"  [dim]({when})[/]" if when else ""))
+    if progress.candidates is not None:
+        done = progress.candidates
+        failed = sum(1 for c in done if c["status"] != "Completed")
+        table.add_row("Candidates", f"{len(done)} finished" + (f", [red]{failed} failed or stopped[/]" if failed else ""))
+        best = progress.best_candidate
+        if best is not None:
+            table.add_row("Best so far", f"[green]{best['name']}[/] {best['metric']} = {best['value']:.6g}")
+        for candidate in done[-RECENT_CANDIDATES:]:
+            value = candidate["value"]
+            table.add_row(
+                f"  {candidate['name']}",
+                f"{candidate['status']}" + ("" if value is None else f"  {candidate['metric']} = {value:.6g}"),
+            )
     if progress.error:
         table.add_row("Error", f"[red]{progress.error}[/]: {progress.cause or ''}")
     return table
 
 
 def _follow(obj: Context, arn: str, interval: float, title: str) -> None:
-    """Follow a run; exit 0 when it succeeded, 1 when it failed, timed out or was aborted."""
+    """Follow a run; exit 0 when it succeeded, 1 when it failed, timed out or was aborted.
+
+    ``--output json``: one JSON object per line for every update (the first look, each change of step, status,
+    metrics or candidates, and the last look), for scripts to read as they come.
+    """
     if obj.output == "json":
-        final = runs_api.follow(obj.session, arn, interval, show=lambda _: None)
-        _emit_json(final.as_dict())
+        final = runs_api.follow(
+            obj.session, arn, interval, show=lambda _: None,
+            update=lambda p: click.echo(json.dumps(p.as_dict(), default=str, separators=(",", ":"))),
+        )
     else:
         console = _console()
         with Live(console=console, auto_refresh=False) as live:
@@ -372,13 +400,27 @@ def autopilot_follow(obj: Context, execution: str, interval: float) -> None:
 @autopilot.command("leaderboard")
 @click.argument("execution")
 @click.option("--top", type=click.IntRange(1, 10000), default=20, show_default=True, help="Show this many candidates.")
+@click.option("--image", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Also write the bar chart of the objective metric to this SVG file (rendered by browsers and GitHub).")
 @click.pass_obj
 @handles_errors
-def autopilot_leaderboard(obj: Context, execution: str, top: int) -> None:
+def autopilot_leaderboard(obj: Context, execution: str, top: int, image: Path | None) -> None:
     """The ranked candidates of a succeeded run EXECUTION (its name or ARN), with a bar chart of the objective."""
+    if image is not None and image.suffix.lower() != ".svg":
+        raise click.BadParameter(f"the chart is written as SVG: name a .svg file, got {str(image)!r}", param_hint="--image")
     document = leaderboard_api.leaderboard(obj.session, runs_api.execution_arn(obj.deployment, "autopilot", execution))
     rows = document["Candidates"][:top]
     objective = document.get("ObjectiveMetric") or {}
+    if image is not None:
+        chart = leaderboard_api.svg_chart(
+            rows, str(objective.get("MetricName", "objective")), str(objective.get("Direction", "?")),
+            document.get("BestCandidate"), f"{document.get('AutoMLJobName')}: leaderboard",
+        )
+        try:
+            image.write_text(chart, encoding="utf-8")
+        except OSError as error:
+            raise CliError("CannotWriteImage", f"cannot write {image}: {error.strerror or error}") from None
+        click.echo(f"Wrote {image}", err=True)
     if obj.output == "json":
         _emit_json({**{k: document.get(k) for k in ("AutoMLJobName", "ObjectiveMetric", "BestCandidate")}, "Candidates": rows})
         return
