@@ -14,6 +14,7 @@ from stacks.config import CONTEXT_PREFIX, AppConfig
 from stacks.foundation_stack import FoundationStack
 from stacks.autopilot_stack import AutopilotConfig, AutopilotStack
 from stacks.inference_stack import InferenceConfig, InferenceStack
+from stacks.operations_stack import OperationsStack
 from stacks.registry_stack import RegistryStack
 from stacks.studio_stack import StudioConfig, StudioStack
 from stacks.training_stack import TrainingConfig, TrainingStack
@@ -34,6 +35,7 @@ class TiersApp:
     autopilot: AutopilotStack
     studio: StudioStack
     inference: InferenceStack
+    operations: OperationsStack
 
 
 def add_nag_checks(app: App) -> None:
@@ -65,9 +67,14 @@ def build_app(app: App) -> TiersApp:
         app, f"{config.project_name}-inference", **tiers, model_sources=[training.pipeline, autopilot.autopilot]
     )
     check_autopilot_fits_endpoint(autopilot.autopilot_config, inference.inference_config)
+    # One dashboard for the app, in a leaf stack that depends on every tier (see stacks/operations_stack.py).
+    operations = OperationsStack(
+        app, f"{config.project_name}-operations", config=config, registry=registry,
+        training=training, autopilot=autopilot, studio=studio, inference=inference,
+    )
     return TiersApp(
         config=config, foundation=foundation, registry=registry,
-        training=training, autopilot=autopilot, studio=studio, inference=inference,
+        training=training, autopilot=autopilot, studio=studio, inference=inference, operations=operations,
     )
 
 

@@ -45,6 +45,7 @@ from sagemaker_tiers.core.validation import (
 )
 from sagemaker_tiers.foundation.ml_bucket import MlBucket
 from sagemaker_tiers.foundation.network import SageMakerNetwork
+from sagemaker_tiers.operations.widgets import hourly, queue_depth_widget, runs_widgets
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 
 HANDLERS = Path(__file__).parent / "autopilot_handlers"
@@ -326,6 +327,37 @@ class AutopilotJob(Construct):
     def metric_executions_succeeded(self, **props: Any) -> cw.Metric:
         """Runs that registered a model package."""
         return self.state_machine.metric_succeeded(**{"period": Duration.hours(1), "statistic": "Sum", **props})
+
+    def metric_executions_started(self, **props: Any) -> cw.Metric:
+        """Runs started, by hand, on schedule or on new data."""
+        return self.state_machine.metric_started(**{"period": Duration.hours(1), "statistic": "Sum", **props})
+
+    def metric_execution_time(self, **props: Any) -> cw.Metric:
+        """How long runs took, start to end, in milliseconds (Average per hour)."""
+        return self.state_machine.metric_time(**{"period": Duration.hours(1), "statistic": "Average", **props})
+
+    def metric_undelivered_triggers(self, **props: Any) -> cw.Metric:
+        """Trigger events that could not start a run after every retry (messages in the dead-letter queue)."""
+        if self.dead_letter_queue is None:
+            raise ValidationError("metric_undelivered_triggers needs a schedule or trigger_on_new_data, got neither")
+        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+            **{"period": Duration.minutes(5), "statistic": "Maximum", **props}
+        )
+
+    def widgets(self) -> list[cw.IWidget]:
+        """Dashboard widgets: runs by outcome (hourly), run duration, and undelivered triggers when triggered."""
+        widgets = runs_widgets(
+            f"Autopilot {self.job_name_prefix}",
+            started=hourly(self.metric_executions_started()),
+            succeeded=hourly(self.metric_executions_succeeded()),
+            failed=hourly(self.metric_executions_failed()),
+            timed_out=hourly(self.metric_executions_timed_out()),
+            aborted=hourly(self.metric_executions_aborted()),
+            duration=hourly(self.metric_execution_time()),
+        )
+        if self.dead_letter_queue is not None:
+            widgets.append(queue_depth_widget(f"Autopilot {self.job_name_prefix}: dead letters", {"Undelivered triggers": self.metric_undelivered_triggers()}))
+        return widgets
 
     # -- validation -----------------------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from sagemaker_tiers.core.validation import (
 from sagemaker_tiers.foundation.network import SageMakerNetwork
 from sagemaker_tiers.inference.instance_types import REALTIME_INSTANCE_TYPES
 from sagemaker_tiers.registry.approval_workflow import RECONCILE_INTERVAL, ApprovalWorkflow, require_reconcile_interval
+from sagemaker_tiers.operations.widgets import graph, hourly, queue_depth_widget, runs_widgets
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 
 TrafficShift = Literal["all-at-once", "canary", "linear"]
@@ -592,6 +593,43 @@ class ApprovedModelEndpoint(Construct):
     def metric_model_latency(self, **props: Any) -> cw.Metric:
         """Time the model took to respond, in microseconds (p90 per minute)."""
         return self._endpoint_metric("ModelLatency", **{"statistic": "p90", **props})
+
+    def metric_executions_started(self, **props: Any) -> cw.Metric:
+        """Deployment executions started: approved-model events, scheduled reconciles and manual starts (Sum over 5 minutes)."""
+        return self.state_machine.metric_started(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
+
+    def metric_execution_time(self, **props: Any) -> cw.Metric:
+        """How long deployment executions took, in milliseconds (Average over 5 minutes)."""
+        return self.state_machine.metric_time(**{"period": Duration.minutes(5), "statistic": "Average", **props})
+
+    def widgets(self) -> list[cw.IWidget]:
+        """Dashboard widgets: deployments by outcome and duration (hourly), requests and errors, model latency,
+        and the dead-letter queue of approved-model events."""
+        name = self.endpoint_name
+        return [
+            *runs_widgets(
+                f"Deployments to {name}",
+                started=hourly(self.metric_executions_started()),
+                succeeded=hourly(self.metric_executions_succeeded()),
+                failed=hourly(self.metric_executions_failed()),
+                timed_out=hourly(self.metric_executions_timed_out()),
+                aborted=None,
+                duration=hourly(self.metric_execution_time()),
+            ),
+            graph(
+                f"Endpoint {name}: requests and errors",
+                {
+                    "Invocations": self.metric_invocations(),
+                    "5XX": self.metric_invocation_5xx_errors(),
+                    "4XX (client)": self.metric_invocation_4xx_errors(),
+                    "Model errors": self.metric_invocation_model_errors(),
+                },
+                width=8,
+                unit="requests per minute",
+            ),
+            graph(f"Endpoint {name}: model latency", {"p90": self.metric_model_latency()}, width=8, unit="microseconds"),
+            queue_depth_widget(f"Endpoint {name}: dead letters", {"Undeployed approvals": self.metric_dead_letters()}, width=8),
+        ]
 
     # -- validation -----------------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from typing import Any
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from aws_cdk import Duration, IStableListProducer, IStableStringProducer, Lazy, RemovalPolicy, Stack
+from aws_cdk import Duration, IStableListProducer, IStableStringProducer, Lazy, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -62,6 +62,7 @@ from sagemaker_tiers.core.validation import (
     require_match,
     require_unique,
 )
+from sagemaker_tiers.operations.widgets import graph, queue_depth_widget
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 
 HANDLERS = Path(__file__).parent / "approval_handlers"
@@ -372,6 +373,37 @@ class ApprovalWorkflow(Construct):
         """5xx responses of the approval API."""
         return self.api.metric_server_error(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
 
+    def metric_api_client_errors(self, **props: Any) -> cw.Metric:
+        """4xx responses of the approval API: expired or used links, refused decisions, unauthorized calls (Sum)."""
+        return self.api.metric_client_error(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
+
+    def metric_api_requests(self, **props: Any) -> cw.Metric:
+        """Requests to the approval API (``Count``, whose SampleCount statistic is the number of requests:
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html)."""
+        return self.api.metric_count(**{"period": Duration.minutes(5), "statistic": "SampleCount", **props})
+
+    def metric_api_latency(self, **props: Any) -> cw.Metric:
+        """Time from request to response of the approval API, in milliseconds (p90 over 5 minutes)."""
+        return self.api.metric_latency(**{"period": Duration.minutes(5), "statistic": "p90", **props})
+
+    def widgets(self) -> list[cw.IWidget]:
+        """Dashboard widgets: the approval API's requests, 4xx and 5xx, its latency, and the depth of the
+        dead-letter and failed-invocations queues (each message an event or invocation that gave up)."""
+        return [
+            graph(
+                "Approval API: requests and errors",
+                {"Requests": self.metric_api_requests(), "4xx": self.metric_api_client_errors(), "5xx": self.metric_api_server_errors()},
+                width=8,
+                unit="requests",
+            ),
+            graph("Approval API: latency", {"p90": self.metric_api_latency()}, width=8, unit="milliseconds"),
+            queue_depth_widget(
+                "Approvals: dead letters and failed invocations",
+                {"Undelivered events": self.metric_dead_letters(), "Failed invocations": self.metric_failed_invocations()},
+                width=8,
+            ),
+        ]
+
     # -- building blocks ------------------------------------------------------------------------------------
 
     def _queue(self, id: str, holds: str) -> sqs.Queue:
@@ -542,6 +574,9 @@ class ApprovalWorkflow(Construct):
         api = apigw.RestApi(
             self,
             "Api",
+            # API Gateway's metrics are keyed by ApiName only; CDK's default name is the construct id ("Api"), which
+            # every other API so named in the region would share. A name per construct path keeps the metrics this API's.
+            rest_api_name=Names.unique_resource_name(self, max_length=128, separator="-") + "-api",
             description="Model package approval: review page and signed single-use decisions",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,

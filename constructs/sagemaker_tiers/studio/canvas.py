@@ -17,6 +17,7 @@ from constructs import Construct
 
 from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import require_customer_managed_key, require_duration
+from sagemaker_tiers.operations.widgets import graph
 from sagemaker_tiers.studio import _functions
 from sagemaker_tiers.studio.domain import StudioDomain, _nag_attr
 
@@ -171,3 +172,15 @@ class CanvasIdleShutdown(Construct):
     def metric_errors(self, **props: Any) -> cw.Metric:
         """Failed idle checks (each leaves idle apps running until the next check)."""
         return self.function.metric_errors(**{"period": Duration.minutes(15), "statistic": "Sum", **props})
+
+    def metric_failed_invocations(self, **props: Any) -> cw.Metric:
+        """Idle checks that failed every retry (visible messages in the failure queue, the domain's when shared)."""
+        return self.failure_queue.metric_approximate_number_of_messages_visible(**{"period": Duration.minutes(5), "statistic": "Maximum", **props})
+
+    def widgets(self) -> list[cw.IWidget]:
+        """Dashboard widgets: failed idle checks, and running apps whose idleness Canvas did not report. The failure
+        queue is shown here only when it is the construct's own (the domain's widgets show a shared one)."""
+        checks: dict[str, cw.IMetric] = {"Failed checks": self.metric_errors(), "Apps without idle metric": self.metric_unmeasured_apps()}
+        if self.failure_queue is not self._domain.failed_invocations_queue:
+            checks["Failed invocations"] = self.metric_failed_invocations()
+        return [graph("Canvas idle shutdown: checks", checks, width=8, unit="count")]

@@ -32,6 +32,7 @@ from sagemaker_tiers.core.validation import (
     require_unique,
 )
 from sagemaker_tiers.foundation import MlBucket, SageMakerNetwork
+from sagemaker_tiers.operations.widgets import queue_depth_widget
 from sagemaker_tiers.registry import IModelPackageGroup
 from sagemaker_tiers.studio import _functions
 from sagemaker_tiers.studio.hub import CuratedHub
@@ -702,6 +703,12 @@ class StudioDomain(Construct):
         return self.failed_invocations_queue.metric_approximate_number_of_messages_visible(
             **{"period": Duration.minutes(5), "statistic": "Maximum", **props}
         )
+
+    def widgets(self) -> list[cw.IWidget]:
+        """Dashboard widgets: the automation's failed invocations (none without users or cleanup: nothing runs)."""
+        if self.failed_invocations_queue is None:
+            return []
+        return [queue_depth_widget(f"Studio domain {self.node.path}: failed automation", {"Failed invocations": self.metric_failed_invocations()}, width=8)]
 
 
 @jsii.implements(IStableStringProducer)

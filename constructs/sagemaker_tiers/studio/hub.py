@@ -17,6 +17,7 @@ from constructs import Construct
 
 from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import ValidationError, require_customer_managed_key, require_match, require_unique
+from sagemaker_tiers.operations.widgets import graph
 from sagemaker_tiers.studio import _functions
 
 MODEL_ID_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
@@ -235,6 +236,21 @@ class CuratedHub(Construct):
     def metric_reference_errors(self, **props: Any) -> cw.Metric:
         """Errors of the handler that keeps the references (each is a failed create/update/delete)."""
         return self.function.metric_errors(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
+
+    def metric_failed_invocations(self, **props: Any) -> cw.Metric:
+        """Handler invocations that failed every retry (visible messages in the failure queue)."""
+        return self.failure_queue.metric_approximate_number_of_messages_visible(**{"period": Duration.minutes(5), "statistic": "Maximum", **props})
+
+    def widgets(self) -> list[cw.IWidget]:
+        """Dashboard widget: errors of the handler keeping the hub's model references, and its failed invocations."""
+        return [
+            graph(
+                f"JumpStart hub {self.hub_name}: reference errors",
+                {"Handler errors": self.metric_reference_errors(), "Failed invocations": self.metric_failed_invocations()},
+                width=8,
+                unit="count",
+            )
+        ]
 
 
 def model_id_is_valid(model_id: str) -> bool:
