@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -33,7 +33,11 @@ from sagemaker_tiers.autopilot.problems import (
 )
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import alarm_on_any, encrypted_topic, last_stop_queue
+from sagemaker_tiers.core.model_registration import register_model_package
 from sagemaker_tiers.core.nag import acknowledge, acknowledge_outside_vpc, skip_checkov
+from sagemaker_tiers.core.polling import MAX_HISTORY_EVENTS, bounded_poll, sagemaker_call
+from sagemaker_tiers.core.state_values import state_path
+from sagemaker_tiers.core.training_jobs import grant_pass_role
 from sagemaker_tiers.core.validation import (
     require_customer_managed_key,
     ValidationError,
@@ -52,7 +56,7 @@ HANDLERS = Path(__file__).parent / "autopilot_handlers"
 #: AutoML job names are at most 32 characters: ``<prefix>-`` plus 12 random hex characters.
 JOB_NAME_SUFFIX_LENGTH = 12
 MAX_JOB_NAME_PREFIX_LENGTH = 32 - 1 - JOB_NAME_SUFFIX_LENGTH
-#: Step Functions keeps at most 25,000 history events per execution; one poll costs about 13.
+#: Step Functions keeps at most 25,000 history events per execution (MAX_HISTORY_EVENTS); one poll costs about 13.
 MAX_POLLS = 1500
 #: How much longer than the completion criteria's total runtime a run waits by default before stopping the job.
 DEFAULT_TIMEOUT_MARGIN = Duration.hours(1)
@@ -210,7 +214,7 @@ class AutopilotJob(Construct):
         self.max_polls = math.ceil(timeout.to_seconds() / poll_interval.to_seconds())
         if self.max_polls > MAX_POLLS:
             raise ValidationError(
-                f"timeout must be at most {MAX_POLLS} poll intervals (Step Functions keeps 25,000 history events per "
+                f"timeout must be at most {MAX_POLLS} poll intervals (Step Functions keeps {MAX_HISTORY_EVENTS:,} history events per "
                 f"execution): {timeout.to_human_string()} / {poll_interval.to_human_string()} = {self.max_polls} polls; "
                 "raise poll_interval or lower timeout or completion_criteria.max_total_runtime"
             )
@@ -485,46 +489,30 @@ class AutopilotJob(Construct):
                 }
             },
         )
-        create = tasks.CallAwsService(
+        create = sagemaker_call(
             states,
             "CreateAutoMLJob",
-            service="sagemaker",
-            action="createAutoMLJobV2",
-            iam_action="sagemaker:CreateAutoMLJobV2",
-            iam_resources=[self.job_arn_pattern],
+            "createAutoMLJobV2",
+            resources=[self.job_arn_pattern],
             additional_iam_statements=[
                 iam.PolicyStatement(actions=["sagemaker:AddTags"], resources=[self.job_arn_pattern])
             ],
             parameters=self.job_request,
             result_path=sfn.JsonPath.DISCARD,
         )
-        wait = sfn.Wait(states, "WaitForJob", time=sfn.WaitTime.duration(self.poll_interval))
-        describe = tasks.CallAwsService(
+        describe = sagemaker_call(
             states,
             "DescribeAutoMLJob",
-            service="sagemaker",
-            action="describeAutoMLJobV2",
-            iam_action="sagemaker:DescribeAutoMLJobV2",
-            iam_resources=[self.job_arn_pattern],
+            "describeAutoMLJobV2",
+            resources=[self.job_arn_pattern],
             parameters={"AutoMLJobName.$": "$.run.jobName"},
             result_path="$.job",
         )
-        count = sfn.Pass(
-            states,
-            "CountPoll",
-            parameters={
-                "jobName.$": "$.run.jobName",
-                "pollCount": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.run.pollCount"), 1),
-            },
-            result_path="$.run",
-        )
-        stop = tasks.CallAwsService(
+        stop = sagemaker_call(
             states,
             "StopAutoMLJob",
-            service="sagemaker",
-            action="stopAutoMLJob",
-            iam_action="sagemaker:StopAutoMLJob",
-            iam_resources=[self.job_arn_pattern],
+            "stopAutoMLJob",
+            resources=[self.job_arn_pattern],
             parameters={"AutoMLJobName.$": "$.run.jobName"},
             result_path=sfn.JsonPath.DISCARD,
         )
@@ -536,25 +524,17 @@ class AutopilotJob(Construct):
             result_selector={"result.$": "$.Payload"},
             result_path="$.leaderboard",
         )
-        register = sfn.CustomState(
+        register = register_model_package(
             states,
             "RegisterBestCandidate",
-            state_json={
-                "Type": "Task",
-                "Comment": "CreateModelPackage, PendingManualApproval; the job name is the idempotency token",
-                "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:sagemaker:createModelPackage",
-                "Parameters": {
-                    "ModelPackageGroupName": self.model_package_group.model_package_group_name,
-                    "ModelApprovalStatus": "PendingManualApproval",
-                    "ClientToken.$": "$.run.jobName",
-                    "ModelPackageDescription.$": "$.leaderboard.result.ModelPackage.ModelPackageDescription",
-                    "InferenceSpecification.$": "$.leaderboard.result.ModelPackage.InferenceSpecification",
-                    "ModelMetrics.$": "$.leaderboard.result.ModelPackage.ModelMetrics",
-                    "CustomerMetadataProperties.$": "$.leaderboard.result.ModelPackage.CustomerMetadataProperties",
-                },
-                "ResultSelector": {"ModelPackageArn.$": "$.ModelPackageArn"},
-                "ResultPath": "$.registration",
-            },
+            comment="CreateModelPackage, PendingManualApproval; the job name is the idempotency token",
+            group=self.model_package_group,
+            client_token=state_path("$.run.jobName"),
+            description=state_path("$.leaderboard.result.ModelPackage.ModelPackageDescription"),
+            inference_specification=state_path("$.leaderboard.result.ModelPackage.InferenceSpecification"),
+            model_metrics=state_path("$.leaderboard.result.ModelPackage.ModelMetrics"),
+            customer_metadata=state_path("$.leaderboard.result.ModelPackage.CustomerMetadataProperties"),
+            retry=False,
         )
         notify_success = tasks.SnsPublish(
             states,
@@ -652,9 +632,6 @@ class AutopilotJob(Construct):
 
         throttled: dict[str, Any] = {"errors": [sfn.Errors.TASKS_FAILED], "interval": Duration.seconds(10), "max_attempts": 3, "backoff_rate": 2}
         create.add_retry(**throttled)
-        # A retried create whose first attempt went through finds its own job: poll it instead of failing.
-        create.add_catch(wait, errors=["SageMaker.ResourceInUseException"], result_path="$.error")
-        create.add_catch(caught("CreateFailed", ERROR_NOT_CREATED).next(notify_failure), result_path="$.error")
         describe.add_retry(errors=[sfn.Errors.TASKS_FAILED], interval=Duration.seconds(15), max_attempts=5, backoff_rate=2)
         describe.add_catch(poll_failed, result_path="$.error")
         stop.add_retry(errors=[sfn.Errors.TASKS_FAILED], interval=Duration.seconds(10), max_attempts=3, backoff_rate=2)
@@ -682,15 +659,27 @@ class AutopilotJob(Construct):
             )
             .when(sfn.Condition.string_equals("$.job.AutoMLJobStatus", "Failed"), job_failed)
             .when(sfn.Condition.string_equals("$.job.AutoMLJobStatus", "Stopped"), job_stopped)
-            .otherwise(count)
         )
-        count.next(
-            sfn.Choice(states, "PollBudgetLeft")
-            .when(sfn.Condition.number_greater_than_equals("$.run.pollCount", self.max_polls), timed_out)
-            .otherwise(wait)
+        # At most max_polls polls: the counter starts at 0 in Prepare, counts every unfinished status.
+        wait = bounded_poll(
+            states,
+            describe=describe,
+            status=status,
+            interval=self.poll_interval,
+            limit=self.max_polls,
+            inclusive=True,
+            on_limit=timed_out,
+            counter="$.run.pollCount",
+            keep=["jobName"],
+            wait_id="WaitForJob",
+            count_id="CountPoll",
+            limit_id="PollBudgetLeft",
         )
+        # A retried create whose first attempt went through finds its own job: poll it instead of failing.
+        create.add_catch(wait, errors=["SageMaker.ResourceInUseException"], result_path="$.error")
+        create.add_catch(caught("CreateFailed", ERROR_NOT_CREATED).next(notify_failure), result_path="$.error")
         leaderboard.next(register).next(notify_success).next(outputs).next(succeeded)
-        return prepare.next(create).next(wait).next(describe).next(status)
+        return prepare.next(create).next(wait)
 
     # -- permissions ----------------------------------------------------------------------------------------
 
@@ -778,7 +767,7 @@ class AutopilotJob(Construct):
             conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
         )
         # Autopilot passes the role on to its own jobs: only this role, only to SageMaker.
-        _grant_pass_role(role, role)
+        grant_pass_role(role, role)
         if isinstance(role, Construct):
             self._acknowledge_job_role(role)
 
@@ -812,7 +801,7 @@ class AutopilotJob(Construct):
 
     def _grant_state_machine(self) -> None:
         role = self.state_machine.role
-        _grant_pass_role(role, self.job_role)
+        grant_pass_role(role, self.job_role)
         self.model_package_group.grant_register(role)
         # SNS encrypts the message with the topic's key on the publisher's behalf.
         iam.Grant.add_to_principal(
@@ -991,15 +980,6 @@ def _grant_list_candidates(grantee: iam.IGrantable) -> iam.Grant:
     https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html
     """
     return iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:ListCandidatesForAutoMLJob"], resource_arns=["*"])
-
-
-def _grant_pass_role(grantee: iam.IGrantable, role: iam.IRole) -> iam.Grant:
-    return iam.Grant.add_to_principal(
-        grantee=grantee,
-        actions=["iam:PassRole"],
-        resource_arns=[role.role_arn],
-        conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-    )
 
 
 def _prefix_from_id(id: str) -> str:

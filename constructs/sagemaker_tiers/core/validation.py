@@ -127,6 +127,16 @@ def require_duration(prop: str, value: Duration, *, minimum: Duration | None = N
         raise ValidationError(f"{prop} must be {allowed}, got {value.to_human_string()}")
 
 
+def require_whole_seconds(prop: str, value: Duration) -> None:
+    """Fail unless ``value`` is a literal Duration of whole seconds (it is rendered into a definition)."""
+    if not isinstance(value, Duration):
+        raise ValidationError(f"{prop} must be an aws_cdk.Duration, got {value!r}")
+    if value.is_unresolved():
+        raise ValidationError(f"{prop} must be a literal duration (it is rendered into the state machine), got a token")
+    if value.to_milliseconds() % 1000:
+        raise ValidationError(f"{prop} must be a whole number of seconds, got {value.to_human_string()}")
+
+
 def require_s3_prefix(prop: str, value: str) -> None:
     """Fail unless ``value`` is a relative S3 key prefix such as ``datasets/churn/``."""
     require_match(

@@ -29,6 +29,7 @@ from sagemaker_tiers.core.delivery import alarm_on_any, grant_key_via, last_stop
 from sagemaker_tiers.core.instance_storage import has_local_storage
 from sagemaker_tiers.core.names import unique_per_stack_instance, unique_per_stack_instance_nag_text
 from sagemaker_tiers.core.nag import acknowledge
+from sagemaker_tiers.core.polling import EVENTS_PER_POLL, MAX_HISTORY_EVENTS, bounded_poll, count_and_limit, sagemaker_call
 from sagemaker_tiers.core.validation import (
     require_customer_managed_key,
     ValidationError,
@@ -61,18 +62,12 @@ _ENDPOINT_MISSING = "*Could not find endpoint*"
 #: Failed endpoint lookups (other than "missing") tolerated before an execution gives up.
 _MAX_LOOKUP_ERRORS = 4
 #: Step Functions' limit of events in one execution's history, and what the loops of this definition cost.
-_MAX_HISTORY_EVENTS = 25_000
+_MAX_HISTORY_EVENTS = MAX_HISTORY_EVENTS
 _EVENTS_PER_LOCK_CHECK = 25
-_EVENTS_PER_ENDPOINT_CHECK = 13
+_EVENTS_PER_ENDPOINT_CHECK = EVENTS_PER_POLL
 _EVENTS_OTHERWISE = 2_500
 #: Lock checks the default lock_poll_interval allows within lock_timeout.
 _DEFAULT_LOCK_CHECKS = 240
-
-
-def _sagemaker_call(scope: Construct, id: str, action: str, *, resources: list[str], **props: Any) -> tasks.CallAwsService:
-    """A SageMaker SDK task whose IAM action is the API action's (``describeEndpoint`` -> ``sagemaker:DescribeEndpoint``)."""
-    iam_action = f"sagemaker:{action[0].upper()}{action[1:]}"
-    return tasks.CallAwsService(scope, id, service="sagemaker", action=action, iam_action=iam_action, iam_resources=resources, **props)
 
 
 class ApprovedModelEndpoint(Construct):
@@ -996,13 +991,15 @@ class ApprovedModelEndpoint(Construct):
 
         def counted(check: str, counter: str, limit: int, exceeded: sfn.IChainable, otherwise: sfn.IChainable) -> sfn.Pass:
             """``Count<check>`` adds one to ``<counter>.count``; ``<check>Exceeded`` goes to ``exceeded`` past ``limit``."""
-            count = sfn.Pass(states, f"Count{check}", parameters={"count.$": f"States.MathAdd({counter}.count, 1)"}, result_path=counter)
-            count.next(
-                sfn.Choice(states, f"{check}Exceeded")
-                .when(sfn.Condition.number_greater_than(f"{counter}.count", limit), exceeded)
-                .otherwise(otherwise)
+            return count_and_limit(
+                states,
+                count_id=f"Count{check}",
+                limit_id=f"{check}Exceeded",
+                counter=f"{counter}.count",
+                limit=limit,
+                exceeded=exceeded,
+                otherwise=otherwise,
             )
-            return count
 
         def unusable(state_id: str, status_path: str) -> tuple[sfn.Condition, sfn.Chain]:
             """The endpoint statuses no update gets out of, and the failure that reports them."""
@@ -1023,7 +1020,7 @@ class ApprovedModelEndpoint(Construct):
 
         def describe_endpoint(state_id: str, result_path: str) -> tasks.CallAwsService:
             """DescribeEndpoint of this endpoint, keeping its status and configuration name at ``result_path``."""
-            return _sagemaker_call(
+            return sagemaker_call(
                 states,
                 state_id,
                 "describeEndpoint",
@@ -1182,7 +1179,7 @@ class ApprovedModelEndpoint(Construct):
         check_serving = describe_endpoint("CheckServingEndpoint", "$.serving")
 
         describe_package_call = on_error(
-            _sagemaker_call(
+            sagemaker_call(
                 states,
                 "DescribeModelPackage",
                 "describeModelPackage",
@@ -1259,7 +1256,7 @@ class ApprovedModelEndpoint(Construct):
             }
             create_model_params["EnableNetworkIsolation"] = True
         create_model = on_error(
-            _sagemaker_call(
+            sagemaker_call(
                 states,
                 "CreateModel",
                 "createModel",
@@ -1293,7 +1290,7 @@ class ApprovedModelEndpoint(Construct):
                 "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
             }
         create_config = on_error(
-            _sagemaker_call(
+            sagemaker_call(
                 states,
                 "CreateEndpointConfig",
                 "createEndpointConfig",
@@ -1318,7 +1315,7 @@ class ApprovedModelEndpoint(Construct):
         )
         check_endpoint.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
         create_endpoint = on_error(
-            _sagemaker_call(
+            sagemaker_call(
                 states,
                 "CreateEndpoint",
                 "createEndpoint",
@@ -1339,7 +1336,7 @@ class ApprovedModelEndpoint(Construct):
                 f"deployment_timeout must be longer than the baking periods of an update ({steps} x bake_time = {steps * int(bake_time.to_seconds())} s), got {int(deployment_timeout.to_seconds())} s"
             )
         update_endpoint = on_error(
-            _sagemaker_call(
+            sagemaker_call(
                 states,
                 "UpdateEndpoint",
                 "updateEndpoint",
@@ -1361,7 +1358,7 @@ class ApprovedModelEndpoint(Construct):
             )
         )
         delete_failed = on_error(
-            _sagemaker_call(
+            sagemaker_call(
                 states,
                 "DeleteFailedEndpoint",
                 "deleteEndpoint",
@@ -1383,7 +1380,6 @@ class ApprovedModelEndpoint(Construct):
 
         # -- wait for the deployment --
         reset_polls = sfn.Pass(states, "StartDeploymentChecks", result=sfn.Result.from_object({"count": 0}), result_path="$.polls")
-        wait_deploy = sfn.Wait(states, "WaitForDeployment", time=sfn.WaitTime.duration(poll_interval))
         describe_deploy = on_error(describe_endpoint("DescribeDeployment", "$.deployment"))
         deploy_timeout = fail_with(
             "DeploymentTimedOut",
@@ -1418,7 +1414,7 @@ class ApprovedModelEndpoint(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
-        wait_deploy.next(describe_deploy).next(
+        deployment_state = (
             sfn.Choice(states, "DeploymentState")
             .when(
                 sfn.Condition.and_(
@@ -1436,7 +1432,18 @@ class ApprovedModelEndpoint(Construct):
                 ),
                 endpoint_failed,
             )
-            .otherwise(counted("DeploymentCheck", "$.polls", max_polls, deploy_timeout, wait_deploy))
+        )
+        wait_deploy = bounded_poll(
+            states,
+            describe=describe_deploy,
+            status=deployment_state,
+            interval=poll_interval,
+            limit=max_polls,
+            on_limit=deploy_timeout,
+            counter="$.polls.count",
+            wait_id="WaitForDeployment",
+            count_id="CountDeploymentCheck",
+            limit_id="DeploymentCheckExceeded",
         )
         create_endpoint.next(reset_polls)
         update_endpoint.next(reset_polls)
@@ -1485,7 +1492,7 @@ class ApprovedModelEndpoint(Construct):
         # model package is compared with the approved one, and any difference is deployed.
         check_serving.add_catch(serving_lookup_failed, errors=["States.TaskFailed"], result_path="$.servingLookup")
         check_serving.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
-        describe_serving_config = _sagemaker_call(
+        describe_serving_config = sagemaker_call(
             states,
             "DescribeServingConfig",
             "describeEndpointConfig",
@@ -1495,7 +1502,7 @@ class ApprovedModelEndpoint(Construct):
             # PrimaryContainer (ResultSelector paths a response lacks raise the uncatchable States.Runtime).
             result_path="$.servingConfig",
         )
-        describe_serving_model = _sagemaker_call(
+        describe_serving_model = sagemaker_call(
             states,
             "DescribeServingModel",
             "describeModel",
@@ -1573,7 +1580,7 @@ class ApprovedModelEndpoint(Construct):
             # SageMaker does not update a real-time endpoint to serverless
             # (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-update.html): every UpdateEndpoint
             # would fail. Refuse before touching it, so the real-time endpoint keeps serving and the message says how.
-            describe_current = _sagemaker_call(
+            describe_current = sagemaker_call(
                 states,
                 "DescribeCurrentConfig",
                 "describeEndpointConfig",
@@ -1618,7 +1625,7 @@ class ApprovedModelEndpoint(Construct):
     ) -> sfn.State:
         """List this endpoint's ``kind`` (configs or models) and delete all but the current and previous one."""
         name = self.endpoint_name
-        listing = _sagemaker_call(
+        listing = sagemaker_call(
             states,
             f"List{kind}",
             list_action,
@@ -1640,7 +1647,7 @@ class ApprovedModelEndpoint(Construct):
             max_concurrency=2,
             result_path=sfn.JsonPath.DISCARD,
         )
-        delete = _sagemaker_call(
+        delete = sagemaker_call(
             states,
             f"Delete{kind[:-1]}",
             delete_action,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ecr as ecr
@@ -33,8 +33,29 @@ from constructs import Construct, IConstruct, IValidation
 
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import alarm_on_any, encrypted_topic, last_stop_queue
+from sagemaker_tiers.core.model_registration import inference_specification, model_container, register_model_package, require_mime_types
 from sagemaker_tiers.core.nag import acknowledge
+from sagemaker_tiers.core.state_values import state_path
+from sagemaker_tiers.core.training_jobs import (
+    COMPRESSIONS as COMPRESSIONS,
+    DISTRIBUTIONS as DISTRIBUTIONS,
+    INPUT_MODES as INPUT_MODES,
+    MAX_RUNTIME_LIMIT as _MAX_RUNTIME_LIMIT,
+    SYNC_RULE_NAME as SYNC_RULE_NAME,
+    TRAINING_LOG_GROUP as TRAINING_LOG_GROUP,
+    grant_create_training_jobs,
+    grant_training_execution_role,
+    training_channel,
+    training_job_arn_pattern,
+    training_job_request,
+    training_log_group_arn,
+    validate_environment as _validate_environment,
+    validate_hyperparameters as _validate_hyperparameters,
+    validate_metric_definitions as _validate_metric_definitions,
+    validate_tags as _validate_tags,
+)
 from sagemaker_tiers.core.validation import (
+    require_whole_seconds as _require_whole_seconds,
     ValidationError,
     is_token,
     require_duration,
@@ -56,29 +77,18 @@ from sagemaker_tiers.training.instance_types import (
 )
 
 Completion = Literal["sync", "poll"]
-INPUT_MODES: tuple[str, ...] = ("File", "FastFile", "Pipe")
-DISTRIBUTIONS: tuple[str, ...] = ("FullyReplicated", "ShardedByS3Key")
-COMPRESSIONS: tuple[str, ...] = ("None", "Gzip")
 #: Keys a run's input may carry (see :class:`TrainingPipeline`, "Starting a run").
 RUN_INPUT_KEYS: tuple[str, ...] = ("hyperparameters", "instanceType", "instanceCount", "trigger")
 #: Error name of every input the state machine rejects before a job starts.
 INVALID_INPUT_ERROR = "TrainingPipeline.InvalidInput"
-#: Log group SageMaker writes training job logs to (fixed by SageMaker).
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-#: Rule Step Functions manages for ``.sync`` SageMaker training tasks (fixed by Step Functions).
-SYNC_RULE_NAME = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 REPORT_NAME = "training-report.json"
 
-_MAX_RUNTIME_LIMIT = Duration.days(28)
-_HYPERPARAMETER_NAME = r"[A-Za-z_][A-Za-z0-9_.-]{0,127}"
-_HYPERPARAMETER_NAME_RULE = "1-128 letters, digits, '_', '.' or '-', starting with a letter or '_'"
 _JOB_PREFIX = r"[a-z0-9](-*[a-z0-9]){0,23}"
 #: An ECR image URI with a tag or a digest (what ``image_uri`` accepts).
 IMAGE_URI_PATTERN = (
     r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*"
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})"
 )
-_TAG_TEXT = r"[\w\s.:/=+\-@]*"
 
 
 @dataclass(frozen=True)
@@ -439,11 +449,7 @@ class TrainingPipeline(Construct):
             ("supported_content_types", supported_content_types),
             ("supported_response_mime_types", supported_response_mime_types),
         ):
-            if isinstance(types, str) or not types:
-                raise ValidationError(f"{prop} must be a non-empty list of MIME types, got {types!r}")
-            for mime in types:
-                require_match(prop, mime, r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[^;]{1,200})?", "a list of MIME types such as 'text/csv'")
-            require_unique(prop, list(types))
+            require_mime_types(prop, types)
         if notification_topic is not None and not hasattr(notification_topic, "topic_arn"):
             raise ValidationError(f"notification_topic must be an sns.ITopic, got {notification_topic!r}")
         if schedule is not None and not isinstance(schedule, events.Schedule):
@@ -640,68 +646,48 @@ class TrainingPipeline(Construct):
         tags: dict[str, str],
         checkpoint_local_path: str,
     ) -> dict[str, Any]:
-        algorithm: dict[str, Any] = {"TrainingImage": self.image_uri, "TrainingInputMode": input_mode}
-        if metric_definitions:
-            algorithm["MetricDefinitions"] = [{"Name": n, "Regex": r} for n, r in metric_definitions.items()]
-        resources: dict[str, Any] = {
-            "InstanceType.$": "$.run.instanceType",
-            "InstanceCount.$": "$.run.instanceCount",
-            "VolumeSizeInGB": volume_size_gb,
-        }
-        if not has_instance_storage(self._instance_type):
-            resources["VolumeKmsKeyId"] = self.encryption_key.key_arn
-        if keep_alive is not None:
-            resources["KeepAlivePeriodInSeconds"] = int(keep_alive.to_seconds())
-        stopping: dict[str, Any] = {"MaxRuntimeInSeconds": int(max_runtime.to_seconds())}
-        request: dict[str, Any] = {
-            "TrainingJobName.$": "$.run.jobName",
-            "RoleArn": self.role.role_arn,
-            "AlgorithmSpecification": algorithm,
-            "HyperParameters.$": "$.run.hyperparameters",
-            "InputDataConfig": [self._channel(c) for c in channels],
-            "OutputDataConfig": {"S3OutputPath": self.bucket.s3_uri(self.output_prefix), "KmsKeyId": self.encryption_key.key_arn},
-            "ResourceConfig": resources,
-            "VpcConfig": {
-                "SecurityGroupIds": [self.network.security_group.security_group_id],
-                "Subnets": self.network.subnet_ids,
-            },
-            "StoppingCondition": stopping,
-            "EnableNetworkIsolation": enable_network_isolation,
-            "EnableInterContainerTrafficEncryption": inter_container_traffic_encryption,
-            "EnableManagedSpotTraining": use_spot,
-        }
-        if use_spot:
-            assert max_wait is not None
-            stopping["MaxWaitTimeInSeconds"] = int(max_wait.to_seconds())
-        if self.checkpoint_prefix is not None:
-            request["CheckpointConfig"] = {"S3Uri.$": "$.run.checkpointUri", "LocalPath": checkpoint_local_path}
-        if max_retry_attempts:
-            request["RetryStrategy"] = {"MaximumRetryAttempts": max_retry_attempts}
-        if enable_remote_debug:
-            request["RemoteDebugConfig"] = {"EnableRemoteDebug": True}
-        if environment:
-            request["Environment"] = environment
-        if tags:
-            request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
-        return request
-
-    def _channel(self, channel: TrainingChannel) -> dict[str, Any]:
-        rendered: dict[str, Any] = {
-            "ChannelName": channel.name,
-            "DataSource": {
-                "S3DataSource": {
-                    "S3DataType": "S3Prefix",
-                    "S3Uri": self.bucket.s3_uri(channel.prefix),
-                    "S3DataDistributionType": channel.distribution,
-                }
-            },
-            "CompressionType": channel.compression,
-        }
-        if channel.content_type is not None:
-            rendered["ContentType"] = channel.content_type
-        if channel.input_mode is not None:
-            rendered["InputMode"] = channel.input_mode
-        return rendered
+        """The shared request (:func:`~sagemaker_tiers.core.training_jobs.training_job_request`), with the job
+        name, instance type and count, hyperparameters and checkpoint folder of the run read from ``$.run``."""
+        return training_job_request(
+            job_name=state_path("$.run.jobName"),
+            role=self.role,
+            image_uri=self.image_uri,
+            channels=[
+                training_channel(
+                    c.name,
+                    self.bucket.s3_uri(c.prefix),
+                    content_type=c.content_type,
+                    input_mode=c.input_mode,
+                    distribution=c.distribution,
+                    compression=c.compression,
+                )
+                for c in channels
+            ],
+            output_s3_uri=self.bucket.s3_uri(self.output_prefix),
+            encryption_key=self.encryption_key,
+            subnet_ids=self.network.subnet_ids,
+            security_group_ids=[self.network.security_group.security_group_id],
+            instance_type=state_path("$.run.instanceType"),
+            instance_count=state_path("$.run.instanceCount"),
+            # Every allowed type has local storage or none does (checked above): the default type decides.
+            encrypt_volume=not has_instance_storage(self._instance_type),
+            volume_size_gb=volume_size_gb,
+            input_mode=input_mode,
+            hyperparameters=state_path("$.run.hyperparameters"),
+            max_runtime=max_runtime,
+            use_spot=use_spot,
+            max_wait=max_wait,
+            checkpoint_s3_uri=state_path("$.run.checkpointUri") if self.checkpoint_prefix is not None else None,
+            checkpoint_local_path=checkpoint_local_path,
+            environment=environment,
+            metric_definitions=metric_definitions,
+            enable_network_isolation=enable_network_isolation,
+            inter_container_traffic_encryption=inter_container_traffic_encryption,
+            max_retry_attempts=max_retry_attempts,
+            keep_alive=keep_alive,
+            enable_remote_debug=enable_remote_debug,
+            tags=tags,
+        )
 
     # -- the state machine ---------------------------------------------------------------------------------
 
@@ -1141,46 +1127,28 @@ class TrainingPipeline(Construct):
         )
         write_report.add_retry(errors=["S3.S3Exception", "S3.SdkClientException"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
         write_report.add_catch(notify, errors=["States.ALL"], result_path="$.error")
-        create_package = sfn.CustomState(
+        create_package = register_model_package(
             states,
             "RegisterModelPackage",
-            state_json={
-                "Type": "Task",
-                "Resource": f"arn:{partition}:states:::aws-sdk:sagemaker:createModelPackage",
-                "Parameters": {
-                    "ModelPackageGroupName": self.model_package_group.model_package_group_name,
-                    "ModelPackageDescription.$": "States.Format('Trained by SageMaker training job {} in execution {}', $.job.TrainingJobName, $$.Execution.Id)",
-                    "ModelApprovalStatus": "PendingManualApproval",
-                    "ClientToken.$": "States.Hash($.job.TrainingJobArn, 'MD5')",
-                    "InferenceSpecification": {
-                        "Containers": [
-                            {"Image": self.inference_image_uri, "ModelDataUrl.$": "$.job.ModelArtifacts.S3ModelArtifacts"}
-                        ],
-                        "SupportedContentTypes": supported_content_types,
-                        "SupportedResponseMIMETypes": supported_response_mime_types,
-                    },
-                    "ModelMetrics": {
-                        "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri.$": "$.results.reportUri"}}
-                    },
-                    "CustomerMetadataProperties": {
-                        "sagemaker-tiers:execution-arn.$": "$$.Execution.Id",
-                        "sagemaker-tiers:training-job-name.$": "$.job.TrainingJobName",
-                        "sagemaker-tiers:training-image": self.image_uri,
-                        "sagemaker-tiers:instance-type.$": "$.run.instanceType",
-                        "sagemaker-tiers:instance-count.$": "States.Format('{}', $.run.instanceCount)",
-                        "sagemaker-tiers:training-report.$": "$.results.reportUri",
-                    },
-                },
-                "ResultSelector": {"ModelPackageArn.$": "$.ModelPackageArn"},
-                "ResultPath": "$.registration",
+            group=self.model_package_group,
+            description=state_path(
+                "States.Format('Trained by SageMaker training job {} in execution {}', $.job.TrainingJobName, $$.Execution.Id)"
+            ),
+            client_token=state_path("States.Hash($.job.TrainingJobArn, 'MD5')"),
+            inference_specification=inference_specification(
+                [model_container(self.inference_image_uri, state_path("$.job.ModelArtifacts.S3ModelArtifacts"))],
+                content_types=supported_content_types,
+                response_mime_types=supported_response_mime_types,
+            ),
+            model_metrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri.$": "$.results.reportUri"}}},
+            customer_metadata={
+                "sagemaker-tiers:execution-arn.$": "$$.Execution.Id",
+                "sagemaker-tiers:training-job-name.$": "$.job.TrainingJobName",
+                "sagemaker-tiers:training-image": self.image_uri,
+                "sagemaker-tiers:instance-type.$": "$.run.instanceType",
+                "sagemaker-tiers:instance-count.$": "States.Format('{}', $.run.instanceCount)",
+                "sagemaker-tiers:training-report.$": "$.results.reportUri",
             },
-        )
-        create_package.add_retry(
-            errors=["SageMaker.ThrottlingException", "SageMaker.SageMakerException"],
-            interval=Duration.seconds(2),
-            max_attempts=5,
-            backoff_rate=2,
-            jitter_strategy=sfn.JitterType.FULL,
         )
         create_package.add_catch(notify, errors=["States.ALL"], result_path="$.error")
         done = sfn.Pass(
@@ -1198,11 +1166,10 @@ class TrainingPipeline(Construct):
     # -- permissions ---------------------------------------------------------------------------------------
 
     def _job_arn_pattern(self) -> str:
-        return self._stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{self.job_name_prefix}-*")
+        return training_job_arn_pattern(self, self.job_name_prefix)
 
     def _grant_execution_role(self, channels: list[TrainingChannel], enable_remote_debug: bool) -> None:
         role = self.role
-        stack = self._stack
         for channel in channels:
             self.bucket.grant_read_prefix(role, channel.prefix)
         self.bucket.grant_write_prefix(role, self.output_prefix)
@@ -1212,74 +1179,15 @@ class TrainingPipeline(Construct):
         self.encryption_key.grant_sagemaker_use(role)
         if self.repository is not None:
             self.repository.grant_pull(role)
-        log_group_arn = stack.format_arn(
-            service="logs", resource="log-group", resource_name=TRAINING_LOG_GROUP, arn_format=ArnFormat.COLON_RESOURCE_NAME
+        grant_training_execution_role(
+            role,
+            job_name_prefix=self.job_name_prefix,
+            vpc_id=self.network.vpc.vpc_id,
+            subnet_ids=self.network.subnet_ids,
+            security_group_id=self.network.security_group.security_group_id,
+            enable_remote_debug=enable_remote_debug,
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="TrainingJobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_group_arn, f"{log_group_arn}:log-stream:{self.job_name_prefix}-*"],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="TrainingJobMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": TRAINING_LOG_GROUP}},
-            )
-        )
-        vpc_arn = stack.format_arn(service="ec2", resource="vpc", resource_name=self.network.vpc.vpc_id)
-        subnet_arns = [stack.format_arn(service="ec2", resource="subnet", resource_name=s) for s in self.network.subnet_ids]
-        sg_arn = stack.format_arn(service="ec2", resource="security-group", resource_name=self.network.security_group.security_group_id)
-        eni_arn = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="JobNetworkInterfacesInPipelineSubnets",
-                actions=["ec2:CreateNetworkInterface"],
-                resources=[*subnet_arns, sg_arn],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="JobNetworkInterfacesInPipelineVpc",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                ],
-                resources=[eni_arn],
-                conditions={"ArnEquals": {"ec2:Vpc": vpc_arn}},
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DescribeNetworkForVpcJobs",
-                actions=[
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ],
-                resources=["*"],
-            )
-        )
-        if enable_remote_debug:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="RemoteDebugSessions",
-                    actions=[
-                        "ssmmessages:CreateControlChannel",
-                        "ssmmessages:CreateDataChannel",
-                        "ssmmessages:OpenControlChannel",
-                        "ssmmessages:OpenDataChannel",
-                    ],
-                    resources=["*"],
-                )
-            )
+        log_group_arn = training_log_group_arn(self)
         self._acknowledge_execution_role(log_group_arn, channels)
 
     def _acknowledge_execution_role(self, log_group_arn: str, channels: list[TrainingChannel]) -> None:
@@ -1335,45 +1243,17 @@ class TrainingPipeline(Construct):
     def _grant_state_machine(self, enable_network_isolation: bool, inter_container_traffic_encryption: bool) -> None:
         machine = self.state_machine
         job_arn = self._job_arn_pattern()
-        actions = ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"]
-        if self.completion == "sync":
-            actions += ["sagemaker:StopTrainingJob", "sagemaker:ListTags"]
-        machine.add_to_role_policy(iam.PolicyStatement(sid="PipelineTrainingJobs", actions=actions, resources=[job_arn]))
-        # Defense in depth: even an edited definition cannot start a job outside these settings.
-        guards: list[tuple[str, dict[str, Any]]] = [
-            ("DenyJobsOutsidePipelineSubnets", {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": self.network.subnet_ids}}),
-            (
-                "DenyJobsOutsidePipelineSecurityGroup",
-                {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSecurityGroupIds": [self.network.security_group.security_group_id]}},
-            ),
-            ("DenyOtherInstanceTypes", {"ForAnyValue:StringNotEquals": {"sagemaker:InstanceTypes": list(self.allowed_instance_types)}}),
-        ]
-        if enable_network_isolation:
-            guards.append(("DenyJobsWithoutNetworkIsolation", {"Bool": {"sagemaker:NetworkIsolation": "false"}}))
-        if inter_container_traffic_encryption:
-            guards.append(("DenyUnencryptedInterContainerTraffic", {"Bool": {"sagemaker:InterContainerTrafficEncryption": "false"}}))
-        for sid, conditions in guards:
-            machine.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid=sid, effect=iam.Effect.DENY, actions=["sagemaker:CreateTrainingJob"], resources=[job_arn], conditions=conditions
-                )
-            )
-        machine.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PassExecutionRoleToSageMaker",
-                actions=["iam:PassRole"],
-                resources=[self.role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
+        grant_create_training_jobs(
+            machine,
+            job_name_prefix=self.job_name_prefix,
+            execution_role=self.role,
+            subnet_ids=self.network.subnet_ids,
+            security_group_ids=[self.network.security_group.security_group_id],
+            instance_types=list(self.allowed_instance_types),
+            network_isolation=enable_network_isolation,
+            inter_container_traffic_encryption=inter_container_traffic_encryption,
+            sync=self.completion == "sync",
         )
-        if self.completion == "sync":
-            machine.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="SyncTrainingJobEvents",
-                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                    resources=[self._stack.format_arn(service="events", resource="rule", resource_name=SYNC_RULE_NAME)],
-                )
-            )
         self.model_package_group.grant_register(machine)
         report_pattern = f"{self.output_prefix}{self.job_name_prefix}-*/{REPORT_NAME}"
         self.bucket.grant_write_prefix(machine, report_pattern)
@@ -1488,15 +1368,6 @@ def _require_instance(prop: str, value: Any, cls: type, description: str) -> Non
         raise ValidationError(f"{prop} must be {description}, got {value!r}")
 
 
-def _require_whole_seconds(prop: str, value: Duration) -> None:
-    if not isinstance(value, Duration):
-        raise ValidationError(f"{prop} must be an aws_cdk.Duration, got {value!r}")
-    if value.is_unresolved():
-        raise ValidationError(f"{prop} must be a literal duration (it is rendered into the state machine), got a token")
-    if value.to_milliseconds() % 1000:
-        raise ValidationError(f"{prop} must be a whole number of seconds, got {value.to_human_string()}")
-
-
 def _validate_channels(channels: Sequence[TrainingChannel]) -> list[TrainingChannel]:
     if isinstance(channels, (str, TrainingChannel)) or not isinstance(channels, Sequence):
         raise ValidationError(f"input_channels must be a list of TrainingChannel, got {channels!r}")
@@ -1531,50 +1402,6 @@ def _require_no_overlap(channels: list[TrainingChannel], output_prefix: str, che
                 raise ValidationError(
                     f"{prop} must not overlap {other_prop} (the job writes under it), got {prefix!r} and {other!r}"
                 )
-
-
-def _validate_hyperparameters(hyperparameters: dict[str, str]) -> None:
-    if len(hyperparameters) > 100:
-        raise ValidationError(f"hyperparameters must have at most 100 entries, got {len(hyperparameters)}")
-    for name, value in hyperparameters.items():
-        require_match("hyperparameters name", name, _HYPERPARAMETER_NAME, _HYPERPARAMETER_NAME_RULE)
-        if not isinstance(value, str) or is_token(value):
-            raise ValidationError(f"hyperparameters[{name!r}] must be a literal string (SageMaker passes strings), got {value!r}")
-        require_match(f"hyperparameters[{name!r}]", value, r"[^\x00-\x1f\x7f]{0,2500}", "at most 2500 characters without control characters")
-
-
-def _validate_environment(environment: dict[str, str]) -> None:
-    if len(environment) > 100:
-        raise ValidationError(f"environment must have at most 100 variables, got {len(environment)}")
-    for name, value in environment.items():
-        require_match("environment name", name, r"[A-Za-z_][A-Za-z0-9_]{0,511}", "a variable name of letters, digits and '_' (at most 512)")
-        if not isinstance(value, str):
-            raise ValidationError(f"environment[{name!r}] must be a string, got {value!r}")
-        require_match(f"environment[{name!r}]", value, r"[\s\S]{0,512}", "at most 512 characters")
-
-
-def _validate_metric_definitions(metric_definitions: dict[str, str]) -> None:
-    if len(metric_definitions) > 40:
-        raise ValidationError(f"metric_definitions must have at most 40 metrics, got {len(metric_definitions)}")
-    for name, regex in metric_definitions.items():
-        require_match("metric_definitions name", name, r"[^\x00-\x1f]{1,255}", "1-255 printable characters")
-        require_match(f"metric_definitions[{name!r}]", regex, r"[^\x00-\x1f]{1,500}", "a regex of 1-500 printable characters")
-        try:
-            groups = re.compile(regex).groups
-        except re.error as error:
-            raise ValidationError(f"metric_definitions[{name!r}] must be a valid regex, got {regex!r} ({error})") from None
-        if groups < 1:
-            raise ValidationError(
-                f"metric_definitions[{name!r}] must capture the value in a group, such as {name}=([0-9.eE+-]+), got {regex!r}"
-            )
-
-
-def _validate_tags(tags: dict[str, str]) -> None:
-    if len(tags) > 50:
-        raise ValidationError(f"tags must have at most 50 entries, got {len(tags)}")
-    for key, value in tags.items():
-        require_match("tags key", key, rf"(?!aws:){_TAG_TEXT[:-1]}{{1,128}}", "1-128 letters, digits, spaces or _.:/=+-@, not starting with 'aws:'")
-        require_match(f"tags[{key!r}]", value, rf"{_TAG_TEXT[:-1]}{{0,256}}", "at most 256 letters, digits, spaces or _.:/=+-@")
 
 
 def _default_job_prefix(scope: Construct) -> str:
