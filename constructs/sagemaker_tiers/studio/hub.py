@@ -57,6 +57,10 @@ class CuratedHub(Construct):
     :param alarm_topic: Topic the handler's alarms notify. Default: none (alarms without actions).
     :param removal_policy: What happens to the hub when it leaves the stack. Default: DESTROY (it holds only
         references to public models, no data; the references are deleted first).
+    :param gated_model_ids: Allowlisted models the platform team knows carry an end-user license agreement (gated
+        JumpStart models, such as Meta's Llama models). Constructs that use one of them as code
+        (``sagemaker_tiers.jumpstart``) fail at synth unless they accept its EULA explicitly; every other model's
+        EULA is still checked at run time from its hub content document (``GatedBucket``). Default: none.
     """
 
     def __init__(
@@ -71,12 +75,20 @@ class CuratedHub(Construct):
         failure_queue: sqs.IQueue | None = None,
         alarm_topic: sns.ITopic | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        gated_model_ids: Sequence[str] = (),
     ) -> None:
         if isinstance(model_ids, str) or not isinstance(model_ids, Sequence) or not 1 <= len(model_ids) <= MAX_MODELS:
             raise ValidationError(f"model_ids must be a list of 1-{MAX_MODELS} JumpStart model ids, got {model_ids!r}")
         for model_id in model_ids:
             require_match("model_ids", model_id, MODEL_ID_PATTERN, "a list of JumpStart model ids (1-63 letters, digits or '-')")
         require_unique("model_ids", list(model_ids))
+        if isinstance(gated_model_ids, str) or not isinstance(gated_model_ids, Sequence):
+            raise ValidationError(f"gated_model_ids must be a list of allowlisted model ids, got {gated_model_ids!r}")
+        for model_id in gated_model_ids:
+            if model_id not in model_ids:
+                raise ValidationError(
+                    f"gated_model_ids must name models of model_ids ({', '.join(model_ids)}), got {model_id!r}"
+                )
         require_customer_managed_key("encryption_key", encryption_key)
         if hub_name is not None:
             require_match("hub_name", hub_name, HUB_NAME_PATTERN, "1-63 letters, digits or '-', starting and ending with a letter or digit")
@@ -109,6 +121,8 @@ class CuratedHub(Construct):
             )
 
         self.model_ids: tuple[str, ...] = tuple(model_ids)
+        #: Allowlisted models known (at synth) to need an explicit EULA acceptance.
+        self.gated_model_ids: tuple[str, ...] = tuple(gated_model_ids)
         self.hub_name = hub_name or Names.unique_resource_name(self, max_length=63, separator="-")
         self._resource = sagemaker.CfnHub(
             self, "Resource", hub_name=self.hub_name, hub_description=description, hub_display_name="Curated models"
@@ -165,6 +179,10 @@ class CuratedHub(Construct):
     def _reference_arns(self) -> str:
         stack = Stack.of(self)
         return f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:hub-content/{self.hub_name}/ModelReference/*"
+
+    def allows(self, model_id: str) -> bool:
+        """True when ``model_id`` is one of the allowlisted models."""
+        return model_id in self.model_ids
 
     def public_model_arns(self) -> list[str]:
         """Public hub content ARNs of the allowlisted models (exactly these, no wildcard)."""
