@@ -589,3 +589,40 @@ def test_scheduled_runs_are_quiet_before_the_first_approval_and_after_a_revocati
     _succeeded(run_execution(env.sfn, arn, {}))
     assert len(env.messages()) == 1 and env.deployed("serverless") == v1
     assert len(env.sdk_calls("createModel")) == 1
+
+
+def _register_with_types(env: Env, types: list[str]) -> str:
+    """An Approved version that lists the real-time instance types its model supports (as a JumpStart model's does)."""
+    return env.sm.create_model_package(
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification={
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://bucket/models/churn/model.tar.gz"}],
+            "SupportedRealtimeInferenceInstanceTypes": types,
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
+
+
+def test_a_realtime_endpoint_serves_only_a_version_that_supports_its_instance_type(env) -> None:
+    # The realtime test endpoint runs on ml.m5.large (InferenceSpecification.SupportedRealtimeInferenceInstanceTypes:
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_InferenceSpecification.html).
+    env.deploy("realtime")
+    v1 = env.register()  # lists no types: served as before
+    _serve(env, "realtime", v1)
+    gpu_only = _register_with_types(env, ["ml.g5.2xlarge", "ml.g5.4xlarge"])
+    env.approve("realtime", gpu_only)
+
+    result = env.run("realtime")
+
+    assert result["status"] == "FAILED" and result["error"] == "InferenceDeploymentFailed"
+    assert "InstanceTypeNotSupported" in entered_states(env.sfn, result["executionArn"])
+    [message] = env.messages()
+    assert "ModelPackageNotServable" in message["message"] and "ml.g5.2xlarge" in message["message"] and "ml.m5.large" in message["message"]
+    assert env.deployed("realtime") == v1 and len(env.sdk_calls("createModel")) == 1
+
+    fits = _register_with_types(env, ["ml.g5.2xlarge", "ml.m5.large"])
+    env.approve("realtime", fits)
+    _succeeded(env.run("realtime"))
+    assert env.deployed("realtime") == fits

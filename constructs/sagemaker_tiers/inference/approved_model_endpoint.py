@@ -1545,6 +1545,32 @@ class ApprovedModelEndpoint(Construct):
             )
             .otherwise(describe_package)
         )
+        # A package that lists the real-time instance types its model supports (a JumpStart model registered by
+        # sagemaker_tiers.jumpstart does) is served only on one of them: CreateModelPackage's
+        # InferenceSpecification.SupportedRealtimeInferenceInstanceTypes
+        # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_InferenceSpecification.html).
+        fits_instance_type: sfn.IChainable = summarize_package
+        if not self.serverless:
+            types_path = "$.package.InferenceSpecification.SupportedRealtimeInferenceInstanceTypes"
+            type_not_supported = fail_with(
+                "InstanceTypeNotSupported",
+                "ModelPackageNotServable",
+                f"States.Format('{{}} supports the real-time instance types {{}}; endpoint {name} runs on {self.instance_type}, so it keeps serving what it serves. Give the endpoint one of those instance types', $.package.ModelPackageArn, States.JsonToString({types_path}))",
+            )
+            check_type = sfn.Pass(
+                states,
+                "CheckInstanceTypeSupported",
+                parameters={"supported.$": f"States.ArrayContains({types_path}, '{self.instance_type}')"},
+                result_path="$.instanceType",
+            )
+            check_type.next(
+                sfn.Choice(states, "SupportsInstanceType")
+                .when(sfn.Condition.boolean_equals("$.instanceType.supported", False), type_not_supported)
+                .otherwise(summarize_package)
+            )
+            fits_instance_type = (
+                sfn.Choice(states, "ListsInstanceTypes").when(sfn.Condition.is_present(types_path), check_type).otherwise(summarize_package)
+            )
         describe_package_call.next(
             sfn.Choice(states, "IsVersionedWithInferenceSpecification")
             .when(
@@ -1554,7 +1580,7 @@ class ApprovedModelEndpoint(Construct):
                         for field in ("ModelApprovalStatus", "ModelPackageGroupName", "ModelPackageVersion", "InferenceSpecification")
                     )
                 ),
-                summarize_package,
+                fits_instance_type,
             )
             .otherwise(not_approved)
         )
