@@ -14,6 +14,7 @@ from stacks.config import CONTEXT_PREFIX, AppConfig
 from stacks.foundation_stack import FoundationStack
 from stacks.autopilot_stack import AutopilotConfig, AutopilotStack
 from stacks.inference_stack import InferenceConfig, InferenceStack
+from stacks.jumpstart import JumpStartConfig
 from stacks.operations_stack import OperationsStack
 from stacks.registry_stack import RegistryStack
 from stacks.studio_stack import StudioConfig, StudioStack
@@ -21,7 +22,7 @@ from stacks.training_stack import TrainingConfig, TrainingStack
 
 
 #: Every configuration dataclass the app reads from cdk.json context (a test keeps cdk.json in step).
-CONFIG_CLASSES = (AppConfig, TrainingConfig, AutopilotConfig, StudioConfig, InferenceConfig)
+CONFIG_CLASSES = (AppConfig, TrainingConfig, AutopilotConfig, StudioConfig, JumpStartConfig, InferenceConfig)
 
 
 @dataclass
@@ -64,7 +65,8 @@ def build_app(app: App) -> TiersApp:
     studio = StudioStack(app, f"{config.project_name}-studio", **tiers)
     # The endpoint reads model data wherever the tiers that register into its group write it.
     inference = InferenceStack(
-        app, f"{config.project_name}-inference", **tiers, model_sources=[training.pipeline, autopilot.autopilot]
+        app, f"{config.project_name}-inference", **tiers,
+        model_sources=[training.pipeline, autopilot.autopilot, *studio.jumpstart.values()],
     )
     check_autopilot_fits_endpoint(autopilot.autopilot_config, inference.inference_config)
     # One dashboard for the app, in a leaf stack that depends on every tier (see stacks/operations_stack.py).

@@ -67,18 +67,23 @@ class InferenceConfig:
 
 
 class ModelSource(Protocol):
-    """A tier that registers versions into a group from artifacts it writes under a prefix of the ML bucket
-    (``TrainingPipeline``, ``AutopilotJob``)."""
+    """A tier that registers versions into a group: from artifacts it writes under a prefix of the ML bucket
+    (``TrainingPipeline``, ``AutopilotJob``), or from artifacts elsewhere (``JumpStartModelVersion``: its
+    ``output_prefix`` is None and ``grant_read_model_data`` lets the model role read them)."""
 
-    output_prefix: str
+    output_prefix: str | None
     model_package_group: IModelPackageGroup
+
+
+def registering_into(group: IModelPackageGroup, sources: Sequence[ModelSource]) -> list[ModelSource]:
+    name = group.model_package_group_name
+    return [s for s in sources if s.model_package_group.model_package_group_name == name]
 
 
 def model_data_prefixes(group: IModelPackageGroup, sources: Sequence[ModelSource], extra: Sequence[str] = ()) -> list[str]:
     """The prefixes the model role of ``group``'s endpoint must read: the output prefix of every source that
     registers into ``group`` (where its packages' ``ModelDataUrl`` points), then ``extra``; each once."""
-    name = group.model_package_group_name
-    prefixes = [s.output_prefix for s in sources if s.model_package_group.model_package_group_name == name]
+    prefixes = [s.output_prefix for s in registering_into(group, sources) if s.output_prefix is not None]
     return list(dict.fromkeys([*prefixes, *extra]))
 
 
@@ -116,7 +121,8 @@ class InferenceStack(Stack):
                 f"{CONTEXT_PREFIX}inference_endpoint_name must be set when '<project_name>-<inference_group>' is longer than 40 characters, got {name!r}"
             )
         prefixes = model_data_prefixes(group, model_sources, cfg.inference_extra_model_data_prefixes)
-        if not prefixes:
+        elsewhere = [s for s in registering_into(group, model_sources) if hasattr(s, "grant_read_model_data")]
+        if not prefixes and not elsewhere:
             raise ValidationError(
                 f"no tier of the app registers into {CONTEXT_PREFIX}inference_group {cfg.inference_group!r}, so the endpoint's "
                 f"model role could read no model data: register into it from the training or Autopilot tier, or give "
@@ -140,12 +146,14 @@ class InferenceStack(Stack):
             group=group,
             encryption_key=foundation.key,
             network=foundation.network,
-            bucket=foundation.bucket,
-            model_data_prefixes=prefixes,
+            bucket=foundation.bucket if prefixes else None,
+            model_data_prefixes=prefixes or None,
             reconcile_interval=Duration.minutes(config.reconcile_interval_minutes),
             endpoint_name=name,
             **compute,
         )
+        for source in elsewhere:
+            source.grant_read_model_data(endpoint.model_role)  # type: ignore[attr-defined]
         self.endpoints[cfg.inference_group] = endpoint
         CfnOutput(self, "EndpointName", value=endpoint.endpoint_name, description="SageMaker endpoint serving the approved model")
         CfnOutput(self, "DeploymentStateMachineArn", value=endpoint.state_machine.state_machine_arn)

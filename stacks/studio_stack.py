@@ -27,6 +27,7 @@ from sagemaker_tiers.studio.hub import MODEL_ID_PATTERN
 from sagemaker_tiers.studio.instance_types import validate_allowed_instance_types
 from stacks.config import CONTEXT_PREFIX, AppConfig, read_config
 from stacks.foundation_stack import FoundationStack
+from stacks.jumpstart import JumpStartConfig, add_jumpstart_examples
 from stacks.registry_stack import RegistryStack
 
 _PERSONAS = ", ".join(repr(p.value) for p in Persona)
@@ -206,3 +207,8 @@ class StudioStack(Stack):
         CfnOutput(self, "DomainUrl", value=self.domain.url, description="Studio URL (open it through CreatePresignedDomainUrl or IAM Identity Center)")
         if self.hub is not None:
             CfnOutput(self, "CuratedHubName", value=self.hub.hub_name, description="Private JumpStart hub of allowlisted models")
+        self.jumpstart_config = read_config(JumpStartConfig, self.node)
+        #: The JumpStart examples configured in cdk.json (``"as_is"``), none by default.
+        self.jumpstart = add_jumpstart_examples(
+            self, self.jumpstart_config, hub=self.hub, registry=registry, key=key, topic=topic
+        )
