@@ -50,6 +50,8 @@ from tests.iam_support import ACCOUNT, SEGMENT, Reference, Stack, Templates, as_
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ROOT / "constructs" / "sagemaker_tiers"
 CALLS_FILE = Path(os.environ.get("IAM_CALLS_FILE", ROOT / ".iam-calls.json"))
+#: SageMaker's public JumpStart hub, owned by the account "aws".
+PUBLIC_HUB = "SageMakerPublicHub"
 #: An unresolved cross-stack value in a test's template: matches any text (the evaluation is then partial).
 ANY = "\x01"
 
@@ -478,6 +480,10 @@ def _flat(params: Mapping[str, Any]) -> dict[str, str]:
 def _fill(template: str, params: Mapping[str, Any], region: str) -> str | None:
     flat = _flat(params)
     values: dict[str, str] = {"partition": "aws", "region": region, "account": ACCOUNT}
+    if flat.get("hubname") == PUBLIC_HUB:
+        # SageMaker's public JumpStart hub and its content belong to the account "aws" (the HubName pattern of
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeHubContent.html: (\d{12}|aws)).
+        values["account"] = "aws"
 
     def lookup(var: str) -> str | None:
         low = var.lower()

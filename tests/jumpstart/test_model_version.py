@@ -186,3 +186,14 @@ def test_gated_model_ids_must_be_allowlisted():
     stack = Stack(App(), "GatedIds")
     with pytest.raises(ValidationError, match=rf"gated_model_ids must name models of model_ids .*got '{GATED_MODEL}'"):
         CuratedHub(stack, "Hub", encryption_key=MlEncryptionKey(stack, "Key"), model_ids=[OPEN_MODEL], gated_model_ids=[GATED_MODEL])
+
+
+def test_every_task_request_and_path_passes_the_request_shape_gate(synthesized):
+    # The app's default cdk.out has no JumpStart state machine (the examples are off by default), so the gate
+    # runs here on the test stack's templates.
+    from scripts.request_shapes import check_template
+
+    summary = check_template("JumpStartTest", synthesized.template_json)
+    assert summary.state_machines == len(synthesized.models)
+    assert summary.findings == [], "\n".join(str(f) for f in summary.findings)
+    assert summary.tasks_checked >= 4 * len(synthesized.models)

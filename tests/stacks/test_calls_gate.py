@@ -135,3 +135,20 @@ def test_sync_tasks_of_every_state_machine_in_cdk_out_are_checked_without_runnin
     statements.append({"Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"], "Effect": "Allow", "Resource": {"Fn::Join": ["", ["arn:aws:events:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"]]}})
     failures, reports = sync_requirements(Templates(templates={"planted": template}), reference)
     assert failures == [] and next(iter(reports.values())).full == 5
+
+
+def test_public_hub_content_is_evaluated_as_the_account_aws(reference: Reference) -> None:
+    # SageMaker's public JumpStart hub belongs to the account "aws" (DescribeHubContent's HubName pattern
+    # (\d{12}|aws)), not to the caller's: a grant on the public hub passes, one on the caller's account does not.
+    public = "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/huggingface-text2text-flan-t5-base"
+    granted = {
+        "Action": "sagemaker:DescribeHubContent", "Effect": "Allow",
+        "Resource": ["arn:aws:sagemaker:us-east-1:aws:hub/SageMakerPublicHub", public, f"{public}/*"],
+    }
+    own_account = {**granted, "Resource": [r.replace(":aws:hub", ":123456789012:hub") for r in granted["Resource"]]}
+    call = _sm_call("DescribeHubContent", {"HubName": "SageMakerPublicHub", "HubContentType": "Model", "HubContentName": "huggingface-text2text-flan-t5-base"})
+
+    failures, reports = _evaluate(reference, _recorded([call], [granted]))
+    assert failures == [] and next(iter(reports.values())).full == 1
+    failures, _ = _evaluate(reference, _recorded([call], [own_account]))
+    assert len(failures) == 1 and "arn:aws:sagemaker:us-east-1:aws:hub" in failures[0]

@@ -229,7 +229,7 @@ def name_default_map(states: Construct, prefix: str, items_path: str, result_pat
     )
     more = sfn.Choice(states, f"{prefix}More").when(
         sfn.Condition.number_less_than_json_path(f"{rp}.index", f"{rp}.count"), pick
-    ).otherwise(then)  # type: ignore[arg-type]
+    ).otherwise(then)
     pick.next(add)
     add.next(more)
     start.next(count).next(more)
