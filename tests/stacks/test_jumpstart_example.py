@@ -1,0 +1,73 @@
+"""The app's JumpStart example: off by default; on, registered into its group and served by a real-time endpoint
+whose model role reads JumpStart's artifacts; its keys refused clearly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from sagemaker_tiers import ValidationError, add_gates
+from stacks.inference_stack import InferenceStack
+from stacks.jumpstart import JumpStartConfig
+from stacks.studio_stack import StudioStack
+from tests.conftest import app_context, base_stacks
+
+GROUP = "example-jumpstart-text"
+
+
+def _stacks(**context: object):  # type: ignore[no-untyped-def]
+    app = App(context=app_context(model_package_groups=["example-churn", GROUP], **context))
+    config, foundation, registry = base_stacks(app)
+    studio = StudioStack(app, "Studio", config=config, foundation=foundation, registry=registry)
+    return app, config, foundation, registry, studio
+
+
+@pytest.fixture(scope="module")
+def served():  # type: ignore[no-untyped-def]
+    app, config, foundation, registry, studio = _stacks(
+        jumpstart_model_package_group=GROUP, inference_group=GROUP, inference_instance_type="ml.g5.2xlarge"
+    )
+    add_gates(app, control_tower=False)
+    inference = InferenceStack(
+        app, "Inference", config=config, foundation=foundation, registry=registry, model_sources=list(studio.jumpstart.values())
+    )
+    app.synth()  # cdk-nag: no unacknowledged finding, also on the model role's new statements
+    return studio, inference
+
+
+def test_off_by_default() -> None:
+    assert JumpStartConfig().jumpstart_model_package_group == ""
+    *_, studio = _stacks()
+    assert studio.jumpstart == {}
+    assert Template.from_stack(studio).find_resources("AWS::StepFunctions::StateMachine") == {}
+
+
+def test_on_it_registers_into_its_group_and_the_endpoint_reads_jumpstart_artifacts(served) -> None:  # type: ignore[no-untyped-def]
+    studio, inference = served
+    model = studio.jumpstart["as_is"]
+    assert model.model_id == "huggingface-text2text-flan-t5-base"
+    assert model.model_package_group.model_package_group_name == GROUP
+    assert "JumpStartRegistrationStateMachineArn" in Template.from_stack(studio).to_json()["Outputs"]
+    policies = json.dumps([r["Properties"] for r in Template.from_stack(inference).find_resources("AWS::IAM::Policy").values()])
+    assert "jumpstart-cache-prod-" in policies and "jumpstart-private-cache-prod-" in policies
+    # No tier writes JumpStart's artifacts into the ML bucket: the model role gets no prefix of it.
+    assert "models/example-churn/" not in policies
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"jumpstart_model_package_group": GROUP, "jumpstart_model_id": "huggingface-llm-falcon-7b"},
+         r"jumpstart_model_id must be one of sagemaker-tiers:studio_jumpstart_model_ids .*got 'huggingface-llm-falcon-7b'"),
+        ({"jumpstart_model_package_group": "fraud"}, r"jumpstart_model_package_group must be one of the registry's groups"),
+        ({"jumpstart_model_package_group": GROUP, "studio_jumpstart_model_ids": []}, r"jumpstart_model_package_group needs a curated hub"),
+        ({"jumpstart_model_version": "latest"}, r"jumpstart_model_version must be a JumpStart version.*got 'latest'"),
+        ({"jumpstart_model_package_group": GROUP, "jumpstart_accept_eula": "pytorch-ic-mobilenet-v2"}, r"accept_eula must repeat the model id"),
+    ],
+)
+def test_bad_keys_fail_at_synth_naming_them(context: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        _stacks(**context)
