@@ -17,7 +17,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup synth test pytest browser typecheck gates cfn-lint checkov request-shapes iam-gate nag-report bench clean
+.PHONY: setup synth test pytest browser typecheck gates cfn-lint checkov request-shapes iam-gate nag-report bench diagram clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -84,6 +84,10 @@ iam-gate: setup
 ## nag-report: every cdk-nag acknowledgment in the app with its construct path and reason.
 nag-report: synth
 	$(BIN)/python scripts/nag_report.py cdk.out/validation-report.json
+
+## diagram: the README's architecture diagram (Mermaid), generated from the app; a test fails when it is stale.
+diagram: setup
+	$(BIN)/python scripts/diagram.py
 
 ## bench: synth time of the full app against a one-bucket app, and resource counts per stack.
 bench: setup
