@@ -28,13 +28,14 @@ def diagram():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def variant():  # type: ignore[no-untyped-def]
-    """The app with the inference tier off, a second group the training tier registers into, and the training
-    pipeline started by new data and on a schedule."""
+    """The app with the inference tier off, a second group the training tier and the JumpStart example (off by
+    default) register into, and the training pipeline started by new data and on a schedule."""
     return build(
         cdk_json_context(
             inference_enabled=False,
             model_package_groups=["example-churn", "fraud"],
             training_model_package_group="fraud",
+            jumpstart_model_package_group="fraud",
             training_on_new_data=True,
             training_schedule_enabled=True,
         )
@@ -112,6 +113,11 @@ def test_the_diagram_follows_the_app_configuration(diagram, variant) -> None:
     assert variant.edge_labels(fraud, NOTIFY) == [f"{STATE_CHANGE} (PendingManualApproval)"]
     assert variant.edge_labels("MlBucket MlBucket", training) == ["EventBridge: Object Created"]
     assert variant.edge_labels("Schedule: rate(1 day)", training) == ["EventBridge schedule"]
+    # A construct class added to the library after the generator (issue 16's JumpStartModelVersion) is drawn with
+    # its registration, with no change to the generator.
+    jumpstart = variant.node("Step Functions state machine", within="JumpStartModelVersion JumpStartAsIs")
+    assert variant.edge_labels(jumpstart, fraud) == ["CreateModelPackage"]
+    assert not [c for c in diagram.containers if c.label.startswith("JumpStartModelVersion")]
 
 
 def test_the_output_is_valid_mermaid_without_tokens_or_hashes(diagram, variant) -> None:
