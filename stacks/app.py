@@ -69,9 +69,10 @@ def build_app(app: App) -> TiersApp:
         model_sources=[training.pipeline, autopilot.autopilot, *studio.jumpstart.values()],
     )
     check_autopilot_fits_endpoint(autopilot.autopilot_config, inference.inference_config)
-    # One dashboard for the app, in a leaf stack that depends on every tier (see stacks/operations_stack.py).
+    # One dashboard and the operator CLI's policy, in a leaf stack that depends on every tier
+    # (see stacks/operations_stack.py).
     operations = OperationsStack(
-        app, f"{config.project_name}-operations", config=config, registry=registry,
+        app, f"{config.project_name}-operations", config=config, foundation=foundation, registry=registry,
         training=training, autopilot=autopilot, studio=studio, inference=inference,
     )
     return TiersApp(

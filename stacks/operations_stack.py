@@ -1,4 +1,5 @@
-"""The operations stack: the app's one CloudWatch dashboard, a section per tier, from the tier constructs' widgets.
+"""The operations stack: the app's one CloudWatch dashboard, a section per tier, from the tier constructs' widgets;
+and the managed policy of the operator CLI (``sagemaker-tiers``), scoped to every tier's resources.
 
 Why a stack of its own: the dashboard shows metrics of constructs in every tier stack, and no tier stack depends on
 all the others (training, Autopilot, Studio and inference each depend on the foundation and the registry only). A
@@ -18,9 +19,10 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
-from sagemaker_tiers.operations import DashboardSection, TiersDashboard
+from sagemaker_tiers.operations import DashboardSection, OperatorPolicy, TiersDashboard
 from stacks.autopilot_stack import AutopilotStack
 from stacks.config import AppConfig
+from stacks.foundation_stack import FoundationStack
 from stacks.inference_stack import InferenceStack
 from stacks.registry_stack import RegistryStack
 from stacks.studio_stack import StudioStack
@@ -28,7 +30,8 @@ from stacks.training_stack import TrainingStack
 
 
 class OperationsStack(Stack):
-    """Deploys a :class:`TiersDashboard` named ``<project_name>-operations`` and outputs its name and URL."""
+    """Deploys a :class:`TiersDashboard` named ``<project_name>-operations`` and outputs its name and URL, and an
+    :class:`OperatorPolicy` for every tier and outputs its ARN (``OperatorPolicyArn``, for operators to attach)."""
 
     def __init__(
         self,
@@ -36,6 +39,7 @@ class OperationsStack(Stack):
         id: str,
         *,
         config: AppConfig,
+        foundation: FoundationStack,
         registry: RegistryStack,
         training: TrainingStack,
         autopilot: AutopilotStack,
@@ -67,3 +71,16 @@ class OperationsStack(Stack):
         self.dashboard = TiersDashboard(self, "Dashboard", dashboard_name=f"{config.project_name}-operations", sections=sections)
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name, description="CloudWatch dashboard of every tier")
         CfnOutput(self, "DashboardUrl", value=self.dashboard.dashboard_url, description="The dashboard in the CloudWatch console")
+        # What the operator CLI calls, scoped to this app: the stacks whose outputs it reads (this one too).
+        self.operator = OperatorPolicy(
+            self, "OperatorPolicy", stacks=[foundation, registry, training, autopilot, studio, inference, self]
+        )
+        self.operator.add_approval_workflow(registry.workflow)
+        self.operator.add_training_pipeline(training.pipeline)
+        self.operator.add_autopilot_job(autopilot.autopilot)
+        for endpoint in inference.endpoints.values():
+            self.operator.add_endpoint(endpoint)
+        CfnOutput(
+            self, "OperatorPolicyArn", value=self.operator.managed_policy_arn,
+            description="Attach to the IAM users, groups or roles that run the sagemaker-tiers CLI",
+        )

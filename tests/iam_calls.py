@@ -13,6 +13,11 @@ moto enforces no IAM, so the tests record what IAM would see:
     to the synthesized template it was rendered from (:func:`register_definition`, called by
     ``tests.sfn_support.state_machine_definition``), whose ``RoleArn`` names the role.
 
+  - an **operator call**: the client's direct caller is the operator CLI (``constructs/sagemaker_tiers/cli/``);
+    the operator's identity has the managed policy the app outputs as ``OperatorPolicyArn``
+    (:class:`sagemaker_tiers.operations.OperatorPolicy`). The CLI's one request that is not a botocore call, the
+    SigV4-signed ``POST /decisions``, is recorded when it is signed, as ``execute-api:Invoke`` on the route.
+
   Calls made by the tests themselves (creating moto fixtures, reading results, and fakes that stand in for
   SageMaker inside an execution's thread: the client's direct caller is test code, not moto's interpreter) are
   neither and are not recorded.
@@ -49,6 +54,10 @@ from tests.iam_support import ACCOUNT, SEGMENT, Reference, Stack, Templates, as_
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ROOT / "constructs" / "sagemaker_tiers"
+#: The operator CLI's modules: their calls are made with the operator's identity (the app's OperatorPolicyArn).
+CLI = HANDLERS / "cli"
+#: The stack output naming the operator policy (stacks/operator_stack.py).
+OPERATOR_OUTPUT = "OperatorPolicyArn"
 CALLS_FILE = Path(os.environ.get("IAM_CALLS_FILE", ROOT / ".iam-calls.json"))
 #: SageMaker's public JumpStart hub, owned by the account "aws".
 PUBLIC_HUB = "SageMakerPublicHub"
@@ -108,7 +117,42 @@ def install() -> None:
         return result
 
     BaseClient._make_api_call = recording
+
+    from botocore.auth import SigV4Auth
+
+    original_sign = SigV4Auth.add_auth
+
+    def signing(self, request):  # noqa: ANN001
+        if self._service_name == "execute-api":
+            caller = _caller()
+            if caller is not None:
+                with _lock:
+                    _calls.append(_signed_api_call(caller, self._region_name, request.method, request.url))
+        return original_sign(self, request)
+
+    SigV4Auth.add_auth = signing
     _state["installed"] = True
+
+
+def _signed_api_call(caller: dict[str, Any], region: str, method: str, url: str) -> dict[str, Any]:
+    """A SigV4-signed request to an API Gateway API as the ``execute-api:Invoke`` call IAM authorizes: on
+    ``arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<method>/<path>``
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-control-access-using-iam-policies-to-invoke-api.html).
+    A URL that is not an execute-api host (a test's local stand-in) gets the placeholder API id ``stand-in``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    api_id = host.split(".", 1)[0] if ".execute-api." in host else "stand-in"
+    path = parts.path.lstrip("/")
+    return {
+        "test": _state["test"],
+        "caller": caller,
+        "service": "execute-api",
+        "operation": "Invoke",
+        "region": region,
+        "params": {"Route": f"arn:aws:execute-api:{region}:{ACCOUNT}:{api_id}/{path.split('/', 1)[0]}/{method}/{path.split('/', 1)[-1]}"},
+    }
 
 
 def recorded() -> list[dict[str, Any]]:
@@ -210,6 +254,8 @@ def _caller() -> dict[str, Any] | None:
         if direct is not None and direct.startswith(str(ROOT / "tests")):
             return None  # a test's own call (a fake or a probe run from inside a handler), not the product's
         return {"kind": "handler", "modules": modules}
+    if env is None and direct is not None and direct.startswith(str(CLI) + os.sep):
+        return {"kind": "operator", "module": str(Path(direct).relative_to(ROOT))}
     if env is not None and direct is not None and "moto/stepfunctions/parser/" in direct:
         state_machine = env.states.context_object.context_object_data["StateMachine"]
         return {"kind": "state-machine", "definition": _definition_of(state_machine["Id"]), "name": state_machine["Name"]}
@@ -504,6 +550,9 @@ def _fill(template: str, params: Mapping[str, Any], region: str) -> str | None:
             return flat["name"].lstrip("/")
         if low == "secretid" and "secretid" in flat:
             return flat["secretid"]
+        if low == "id" and "stackname" in flat and not flat["stackname"].startswith("arn:"):
+            # DescribeStacks by name: IAM authorizes stack/<name>/<id>; the ID is CloudFormation's, any one will do
+            return "00000000-0000-0000-0000-000000000000"
         return None
 
     out = []
@@ -687,6 +736,18 @@ def evaluate_recorded(recorded: Mapping[str, Any], templates: Templates, referen
                     f"{' or '.join(Path(m).stem for m in caller['modules'])} or a handler module of its folder that imports it"
                 )
                 continue
+        elif caller["kind"] == "operator":
+            found = operator_policy(templates)
+            if found is None:
+                failures.append(
+                    f"unmapped call {what}: the operator CLI ({caller['module']}) made it, and no stack in cdk.out outputs "
+                    f"{OPERATOR_OUTPUT} (the operator policy, sagemaker_tiers.operations.OperatorPolicy)"
+                )
+                continue
+            stack, statements = found
+            policy_id = stack.template["Outputs"][OPERATOR_OUTPUT]["Value"]["Ref"]
+            # The tests' resource names (moto's) differ from the app's: a resource may match by type only.
+            targets = [(f"{stack.name}/{policy_id} ({stack.path(policy_id)}, the operator CLI's policy)", statements, True)]
         else:
             role = sm_roles[caller["role"]]
             role_name = f"{caller['role'].split('@')[0]} (role of state machine {caller.get('name')}, as a test synthesized it)"
@@ -724,6 +785,19 @@ def evaluate_recorded(recorded: Mapping[str, Any], templates: Templates, referen
                         + "; ".join(decision.reasons)
                     )
     return failures, dict(reports)
+
+
+def operator_policy(templates: Templates) -> tuple[Stack, list[dict]] | None:
+    """The stack whose output ``OperatorPolicyArn`` names a managed policy, and that policy's statements
+    (resolved), or None."""
+    for stack in templates.stacks.values():
+        output = stack.template.get("Outputs", {}).get(OPERATOR_OUTPUT)
+        ref = output.get("Value", {}).get("Ref") if isinstance(output, dict) and isinstance(output.get("Value"), dict) else None
+        resource = stack.template.get("Resources", {}).get(ref or "", {})
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy":
+            statements = as_list(resource["Properties"]["PolicyDocument"].get("Statement"))
+            return stack, [templates.resolve(stack, s) for s in statements]
+    return None
 
 
 def _handler_targets(modules: list[str], handlers: Mapping[str, list], templates: Templates, cache: dict, test_functions: Mapping[str, Any]) -> list[tuple[str, list[dict], bool]]:

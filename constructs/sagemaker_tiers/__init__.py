@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sagemaker_tiers.core import ValidationError, acknowledge, add_gates
     from sagemaker_tiers.foundation import MlBucket, MlEncryptionKey, SageMakerNetwork
+    from sagemaker_tiers.operations import OperatorPolicy
     from sagemaker_tiers.registry import ApprovalWorkflow, IModelPackageGroup, ModelPackageGroup
 
 __version__ = "0.1.0"
@@ -21,6 +22,7 @@ _EXPORTS = {
     "MlBucket": "sagemaker_tiers.foundation",
     "MlEncryptionKey": "sagemaker_tiers.foundation",
     "ModelPackageGroup": "sagemaker_tiers.registry",
+    "OperatorPolicy": "sagemaker_tiers.operations",
     "SageMakerNetwork": "sagemaker_tiers.foundation",
     "ValidationError": "sagemaker_tiers.core",
     "acknowledge": "sagemaker_tiers.core",

@@ -86,59 +86,64 @@ def _state_machine(app: Deployed, name: str) -> str:
 def deployed() -> Deployed:
     """Every tier the CLI reads, deployed with the app's defaults plus a second group ("fraud", not served)."""
     with mock_aws():
-        app = Deployed(boto3.Session(region_name=REGION))
-        sagemaker = app.client("sagemaker")
-        for group in GROUPS:
-            sagemaker.create_model_package_group(ModelPackageGroupName=group)
-        app.create_stack(
-            "registry",
-            {
-                "ApprovalApiUrl": "https://abc123.execute-api.us-east-1.amazonaws.com/prod/",
-                "AdminTopicArn": f"arn:aws:sns:{REGION}:123456789012:admins",
-                "ParameterPrefix": PREFIX,
-                "ModelPackageGroups": ",".join(GROUPS),
-                "EventDeadLetterQueueUrl": _queue(app, "registry-events-dlq"),
-                "FailedInvocationsQueueUrl": _queue(app, "registry-invocations-dlq"),
-            },
-        )
-        app.create_stack(
-            "training",
-            {
-                "StateMachineArn": _state_machine(app, "training"),
-                "DatasetPrefix": "datasets/churn/",
-                "ModelPrefix": "models/",
-                "ModelPackageGroup": "example-churn",
-                "DeadLetterQueueUrl": _queue(app, "training-dlq"),
-                "RunInputRules": json.dumps(RUN_INPUT_RULES),
-            },
-        )
-        app.create_stack(
-            "autopilot",
-            {"StateMachineArn": _state_machine(app, "autopilot"), "OutputPrefix": "autopilot/", "ModelPackageGroup": "example-churn"},
-        )
-        app.create_stack(
-            "inference",
-            {
-                "EndpointName": ENDPOINT,
-                "DeploymentStateMachineArn": _state_machine(app, "deploy"),
-                "DeployedModelParameter": DEPLOYED_PARAMETER,
-                "ModelPackageGroup": "example-churn",
-                "DeadLetterQueueUrl": _queue(app, "inference-dlq"),
-            },
-        )
-        yield app
+        yield deployed_app()
+
+
+def deployed_app() -> Deployed:
+    """The deployed app in moto (call it inside ``mock_aws``)."""
+    app = Deployed(boto3.Session(region_name=REGION))
+    sagemaker = app.client("sagemaker")
+    for group in GROUPS:
+        sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    app.create_stack(
+        "registry",
+        {
+            "ApprovalApiUrl": "https://abc123.execute-api.us-east-1.amazonaws.com/prod/",
+            "AdminTopicArn": f"arn:aws:sns:{REGION}:123456789012:admins",
+            "ParameterPrefix": PREFIX,
+            "ModelPackageGroups": ",".join(GROUPS),
+            "EventDeadLetterQueueUrl": _queue(app, "registry-events-dlq"),
+            "FailedInvocationsQueueUrl": _queue(app, "registry-invocations-dlq"),
+        },
+    )
+    app.create_stack(
+        "training",
+        {
+            "StateMachineArn": _state_machine(app, "training"),
+            "DatasetPrefix": "datasets/churn/",
+            "ModelPrefix": "models/",
+            "ModelPackageGroup": "example-churn",
+            "DeadLetterQueueUrl": _queue(app, "training-dlq"),
+            "RunInputRules": json.dumps(RUN_INPUT_RULES),
+        },
+    )
+    app.create_stack(
+        "autopilot",
+        {"StateMachineArn": _state_machine(app, "autopilot"), "OutputPrefix": "autopilot/", "ModelPackageGroup": "example-churn"},
+    )
+    app.create_stack(
+        "inference",
+        {
+            "EndpointName": ENDPOINT,
+            "DeploymentStateMachineArn": _state_machine(app, "deploy"),
+            "DeployedModelParameter": DEPLOYED_PARAMETER,
+            "ModelPackageGroup": "example-churn",
+            "DeadLetterQueueUrl": _queue(app, "inference-dlq"),
+        },
+    )
+    return app
 
 
 @pytest.fixture
 def run(deployed: Deployed, monkeypatch: pytest.MonkeyPatch):
     """``run("status", "--output", "json")``: the CLI in-process on the moto session; returns the click Result."""
     monkeypatch.setattr(main, "make_session", lambda profile, region: deployed.session)
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(main.cli, list(args), catch_exceptions=False)
-
     return invoke
+
+
+def invoke(*args: str):
+    """The CLI in-process (on whatever session ``main.make_session`` gives); the click Result."""
+    return CliRunner().invoke(main.cli, list(args), catch_exceptions=False)
 
 
 def deny(session: Any, event: str, code: str = "AccessDeniedException") -> None:

@@ -157,3 +157,13 @@ def test_cdk_out_without_the_registry_stack_is_a_clear_error(deployed, run, tmp_
     assert result.exit_code == 1 and "holds no '<project>-registry' stack" in result.stderr
     empty = run("--cdk-out", str(tmp_path / "missing"), "status")
     assert empty.exit_code == 1 and "cannot be read as a cloud assembly manifest" in empty.stderr
+
+
+def test_status_links_the_operations_dashboard_when_that_stack_is_deployed(deployed, run) -> None:
+    assert _json(run("--output", "json", "status"))["dashboardUrl"] is None  # not deployed: left out
+    url = "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=sagemaker-tiers-operations"
+    deployed.create_stack("operations", {"DashboardName": "sagemaker-tiers-operations", "DashboardUrl": url,
+                                          "OperatorPolicyArn": "arn:aws:iam::123456789012:policy/op"})
+    assert _json(run("--output", "json", "status"))["dashboardUrl"] == url
+    table = run("status")
+    assert table.exit_code == 0 and f"Dashboard: {url}" in table.stdout

@@ -200,7 +200,7 @@ def test_the_operator_cli_finds_every_output_it_reads(synthesized) -> None:
     reads = {
         ("registry", "ApprovalApiUrl"), ("registry", "ParameterPrefix"), ("registry", "ModelPackageGroups"),
         ("inference", "EndpointName"), ("inference", "DeployedModelParameter"), ("inference", "ModelPackageGroup"),
-        ("training", "RunInputRules"), ("autopilot", "StateMachineArn"),
+        ("training", "RunInputRules"), ("autopilot", "StateMachineArn"), ("operations", "DashboardUrl"),
         *status.DEAD_LETTER_OUTPUTS, *status.STATE_MACHINE_OUTPUTS,
     }
     # The training and Autopilot queues exist only with a trigger (schedule or new data).

@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 
 from sagemaker_tiers.cli.errors import CliError
 
-TIERS = ("foundation", "registry", "training", "autopilot", "studio", "inference")
+#: The app's stacks, ``<project>-<tier>`` (``operations``: the dashboard and the operator policy).
+TIERS = ("foundation", "registry", "training", "autopilot", "studio", "inference", "operations")
 REQUIRED_TIER = "registry"
 
 

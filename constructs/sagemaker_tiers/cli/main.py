@@ -175,6 +175,8 @@ def _render_status(data: dict[str, Any]) -> None:
         console.print(runs)
     else:
         console.print("No failed runs.")
+    if data.get("dashboardUrl"):
+        console.print(f"Dashboard: {data['dashboardUrl']}", soft_wrap=True)
 
 
 def _pending_table(console: Console, pending: list[dict[str, Any]]) -> None:

@@ -163,6 +163,8 @@ def status(deployment: Deployment, session: Any, groups: list[str], since_days: 
     return {
         "project": deployment.project,
         "region": deployment.region,
+        # The operations stack's CloudWatch dashboard of every tier (None when that stack is not deployed).
+        "dashboardUrl": deployment.output("operations", "DashboardUrl"),
         "groups": [group_status(deployment, session, g, now) for g in names],
         "deadLetterQueues": dead_letter_depths(deployment, session),
         "failedRuns": failed_runs(deployment, session, now - dt.timedelta(days=since_days), limit),

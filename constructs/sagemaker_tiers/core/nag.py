@@ -160,7 +160,14 @@ def acknowledge_grant(grantee: iam.IGrantable, resource: str, reason: str) -> No
     """
     principal = grantee.grant_principal
     if isinstance(principal, Construct):
-        principal.node.add_validation(_AcknowledgeResolved(principal, resource, reason))
+        acknowledge_resource(principal, resource, reason)
+
+
+def acknowledge_resource(scope: Construct, resource: str, reason: str) -> None:
+    """Acknowledge the AwsSolutions-IAM5 finding of ``resource`` (an ARN ending in a wildcard, or ``"*"``) in a
+    policy of ``scope`` (a role or a managed policy), for that one resource, once CDK has resolved it (see
+    :func:`acknowledge_grant`)."""
+    scope.node.add_validation(_AcknowledgeResolved(scope, resource, reason))
 
 
 @jsii.implements(IValidation)
