@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,18 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_PROFILE", None)
+
+# Powertools settings the function factory gives every deployed function (core/functions.py), here before any
+# handler module creates its Logger and Metrics at import. Tests assert that what the handlers emit carries them.
+POWERTOOLS_SERVICE_NAME = "sagemaker-tiers-tests"
+POWERTOOLS_METRICS_NAMESPACE = "sagemaker-tiers/Tests"
+os.environ.update(
+    {
+        "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+)
 
 # Calls-against-policy gate: record every AWS call the product makes (handlers, state machine tasks) from the
 # first client on; `make iam-gate` evaluates them against the synthesized roles (see tests/iam_calls.py).
@@ -100,3 +113,70 @@ def base_stacks(app):  # type: ignore[no-untyped-def]
         app, f"{config.project_name}-registry", config=config, key=foundation.key, reports_bucket=foundation.bucket
     )
     return config, foundation, registry
+
+
+def lambda_context(function_name: str = "test-function") -> Any:
+    """A Lambda context as the runtime passes it (Powertools' Logger reads it), with a fresh request id."""
+    import uuid
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        function_name=function_name,
+        function_version="$LATEST",
+        memory_limit_in_mb=256,
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
+        aws_request_id=str(uuid.uuid4()),
+        log_group_name=f"/aws/lambda/{function_name}",
+        log_stream_name="2026/11/30/[$LATEST]0123456789abcdef",
+        get_remaining_time_in_millis=lambda: 25_000,
+    )
+
+
+class _CurrentStdout:
+    """Writes to whatever ``sys.stdout`` is at the moment (capsys's during a test), so Powertools' log lines are
+    captured like print()'s: its Logger keeps the stream it was created with (at handler import)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture(autouse=True)
+def _powertools_logs_to_current_stdout() -> None:
+    import logging
+
+    for logger in [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]:
+        for handler in getattr(logger, "handlers", []):
+            if type(handler.formatter).__name__ == "LambdaPowertoolsFormatter" and isinstance(handler, logging.StreamHandler):
+                handler.setStream(_CurrentStdout())  # type: ignore[arg-type]
+
+
+def emitted(out: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(log records, EMF metric documents)`` of captured stdout: every line must be one JSON object."""
+    logs: list[dict[str, Any]] = []
+    documents: list[dict[str, Any]] = []
+    for line in out.splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        (documents if "_aws" in record else logs).append(record)
+    return logs, documents
+
+
+def metric_values(documents: list[dict[str, Any]], name: str) -> list[tuple[dict[str, str], float]]:
+    """Every ``(dimensions, value)`` of metric ``name`` in EMF documents, checked against CloudWatch's EMF
+    specification: the namespace and dimension names are declared in ``_aws.CloudWatchMetrics`` and each
+    dimension's value is a top-level member (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html)."""
+    found = []
+    for document in documents:
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            if name not in {m["Name"] for m in directive["Metrics"]}:
+                continue
+            assert directive["Namespace"] == POWERTOOLS_METRICS_NAMESPACE
+            for dimension_set in directive["Dimensions"]:
+                dimensions = {d: document[d] for d in dimension_set}
+                values = document[name] if isinstance(document[name], list) else [document[name]]
+                found += [(dimensions, float(v)) for v in values]
+    return found

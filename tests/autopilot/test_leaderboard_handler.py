@@ -6,6 +6,8 @@ In-process with moto (ListCandidatesForAutoMLJob added by the ``candidates`` fix
 
 from __future__ import annotations
 
+from tests.conftest import lambda_context
+
 import csv
 import io
 import json
@@ -224,15 +226,15 @@ def test_handler_reads_its_settings_from_the_environment(aws, monkeypatch: pytes
     for name, value in {"OUTPUT_BUCKET": BUCKET, "OUTPUT_PREFIX": "autopilot/churn", "KMS_KEY_ARN": KEY_ARN, "JOB_NAME_PREFIX": JOB_PREFIX}.items():
         monkeypatch.setenv(name, value)
 
-    result = board.handler({"AutoMLJobName": job}, None)
+    result = board.handler({"AutoMLJobName": job}, lambda_context())
 
     assert result["Leaderboard"]["Json"] == f"s3://{BUCKET}/autopilot/churn/{job}/leaderboard/leaderboard.json"
     with pytest.raises(board.LeaderboardError, match="not a job of this workflow"):
-        board.handler({"AutoMLJobName": "someone-else-0123"}, None)
+        board.handler({"AutoMLJobName": "someone-else-0123"}, lambda_context())
     board.settings.cache_clear()
     monkeypatch.delenv("KMS_KEY_ARN")
     with pytest.raises(board.LeaderboardError, match="KMS_KEY_ARN"):
-        board.handler({"AutoMLJobName": job}, None)
+        board.handler({"AutoMLJobName": job}, lambda_context())
 
 
 # -- SageMaker's BestCandidate is registered, with Autopilot's own reports as its model metrics ------------------

@@ -234,12 +234,15 @@ class Registry:
 
 @pytest.fixture(autouse=True)
 def _fresh_handler_state():
-    """Cached boto3 clients and the cached secret must not leak between tests (or outlive moto)."""
+    """Cached boto3 clients, the cached secret and metrics not yet flushed must not leak between tests (or outlive
+    moto)."""
     import approval_common as common
 
     common.reset_clients()
+    common.metrics.clear_metrics()
     yield
     common.reset_clients()
+    common.metrics.clear_metrics()
 
 
 _shared_session = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import lambda_context
+
 import base64
 import hashlib
 import json
@@ -21,7 +23,7 @@ ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 
 def call(event):
-    return approval_api.handler(event, None)
+    return approval_api.handler(event, lambda_context())
 
 
 def check(registry, response, status, content_type="text/html; charset=utf-8"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import lambda_context
+
 import re
 import urllib.parse
 from html.parser import HTMLParser
@@ -45,7 +47,7 @@ def test_pending_package_is_emailed_reviewed_approved_and_promoted(registry):
     created_event = registry.state_change_event(arn)
 
     # 1. SageMaker's event -> the reviewer email.
-    assert notify.handler(created_event, None)["status"] == "sent"
+    assert notify.handler(created_event, lambda_context())["status"] == "sent"
     [sent] = registry.sent_messages()
     link = re.search(r"https://\S+/review\?token=[A-Za-z0-9_.-]+", sent["message"]).group(0)
     assert link.startswith(STAGE_BASE + "review?token=")
@@ -53,7 +55,7 @@ def test_pending_package_is_emailed_reviewed_approved_and_promoted(registry):
     # 2. The reviewer opens the link: a page, no change.
     split = urllib.parse.urlsplit(link)
     query = dict(urllib.parse.parse_qsl(split.query))
-    page = approval_api.handler(registry.api_event("GET", resource_of(link), query=query), None)
+    page = approval_api.handler(registry.api_event("GET", resource_of(link), query=query), lambda_context())
     assert page["statusCode"] == 200
     assert registry.status(arn) == "PendingManualApproval"
 
@@ -71,7 +73,7 @@ def test_pending_package_is_emailed_reviewed_approved_and_promoted(registry):
         base64_body=True,
         content_type="application/x-www-form-urlencoded",
     )
-    decided = approval_api.handler(event, None)
+    decided = approval_api.handler(event, lambda_context())
     assert decided["statusCode"] == 200 and "Model churn v1 approved" in decided["body"]
     package = registry.describe(arn)
     assert package["ModelApprovalStatus"] == "Approved"
@@ -80,18 +82,18 @@ def test_pending_package_is_emailed_reviewed_approved_and_promoted(registry):
     # 4. SageMaker's "Approved" event -> the parameter.
     approved_event = registry.state_change_event(arn)
     assert approved_event["detail"]["ModelApprovalStatus"] == "Approved"
-    result = promote.handler(approved_event, None)
+    result = promote.handler(approved_event, lambda_context())
     assert result == {"status": "updated", "parameter": "/sagemaker-tiers/registry/churn/approved-model", "value": arn}
     assert registry.parameter("churn") == arn
     history = len(registry.parameter_history("churn"))
 
     # 5. Redelivered and out-of-order events change nothing.
-    assert promote.handler(approved_event, None)["status"] == "unchanged"
-    assert promote.handler(created_event, None)["status"] == "unchanged"
-    assert notify.handler(created_event, None)["status"] == "skipped"
+    assert promote.handler(approved_event, lambda_context())["status"] == "unchanged"
+    assert promote.handler(created_event, lambda_context())["status"] == "unchanged"
+    assert notify.handler(created_event, lambda_context())["status"] == "skipped"
     assert registry.parameter("churn") == arn
     assert len(registry.parameter_history("churn")) == history == 1
     assert len(registry.sent_messages()) == 1
 
     # 6. The link is spent.
-    assert approval_api.handler(event, None)["statusCode"] == 409
+    assert approval_api.handler(event, lambda_context())["statusCode"] == 409

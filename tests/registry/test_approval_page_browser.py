@@ -12,6 +12,8 @@ README's picture is made that way).
 
 from __future__ import annotations
 
+from tests.conftest import lambda_context
+
 import base64
 import json
 import os
@@ -61,7 +63,7 @@ class _Bridge(BaseHTTPRequestHandler):
         event = self.registry.api_event(
             method, resource, query=query, body=body, content_type=self.headers.get("Content-Type"), source_ip="127.0.0.1"
         )
-        response = approval_api.handler(event, None)
+        response = approval_api.handler(event, lambda_context())
         payload = response["body"].encode("utf-8")
         self.send_response(response["statusCode"])
         for name, value in response["headers"].items():

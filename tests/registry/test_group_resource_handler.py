@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import import_handlers_from
+from tests.conftest import import_handlers_from, lambda_context
 
 import_handlers_from("registry", "group_handlers")
 
@@ -222,5 +222,5 @@ def test_a_malformed_event_raises_so_lambda_keeps_it(event) -> None:
 def test_the_handler_answers_cloudformation(sagemaker, monkeypatch) -> None:
     sent: list = []
     monkeypatch.setattr(group, "send", lambda url, body: sent.append((url, body)))
-    body = group.handler(_event("Create"), None)
+    body = group.handler(_event("Create"), lambda_context())
     assert sent == [("https://cloudformation-custom-resource-response.example/put", body)]

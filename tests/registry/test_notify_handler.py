@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import lambda_context
+
 import copy
 import re
 import time
@@ -25,7 +27,7 @@ def test_publishes_one_review_request(registry):
     arn = registry.create_package("churn")
     before = time.time()
 
-    result = notify.handler(registry.state_change_event(arn), None)
+    result = notify.handler(registry.state_change_event(arn), lambda_context())
 
     assert result["status"] == "sent"
     sent = only_message(registry)
@@ -65,7 +67,7 @@ def test_publishes_one_review_request(registry):
 def test_link_has_one_slash_whatever_the_configured_url(registry, monkeypatch):
     monkeypatch.setenv("APPROVAL_URL", "https://abc123.execute-api.us-east-1.amazonaws.com/prod")
     arn = registry.create_package("churn")
-    notify.handler(registry.state_change_event(arn), None)
+    notify.handler(registry.state_change_event(arn), lambda_context())
     assert "https://abc123.execute-api.us-east-1.amazonaws.com/prod/review?token=" in only_message(registry)["message"]
     assert "//review" not in only_message(registry)["message"]
 
@@ -74,11 +76,11 @@ def test_duplicate_event_sends_nothing_more(registry):
     arn = registry.create_package("churn")
     event = registry.state_change_event(arn)
 
-    assert notify.handler(event, None)["status"] == "sent"
+    assert notify.handler(event, lambda_context())["status"] == "sent"
     redelivered = copy.deepcopy(event)
-    assert notify.handler(redelivered, None) == {"status": "skipped", "reason": "duplicate"}
+    assert notify.handler(redelivered, lambda_context()) == {"status": "skipped", "reason": "duplicate"}
     # Another event for the same package (e.g. a later status-change echo) is a duplicate too.
-    assert notify.handler(registry.state_change_event(arn), None)["reason"] == "duplicate"
+    assert notify.handler(registry.state_change_event(arn), lambda_context())["reason"] == "duplicate"
 
     assert len(registry.sent_messages()) == 1
 
@@ -86,8 +88,8 @@ def test_duplicate_event_sends_nothing_more(registry):
 def test_two_packages_get_two_emails(registry):
     first = registry.create_package("churn")
     second = registry.create_package("churn")
-    notify.handler(registry.state_change_event(first), None)
-    notify.handler(registry.state_change_event(second), None)
+    notify.handler(registry.state_change_event(first), lambda_context())
+    notify.handler(registry.state_change_event(second), lambda_context())
     subjects = [m["subject"] for m in registry.sent_messages()]
     assert subjects == ["Model approval needed: churn v1", "Model approval needed: churn v2"]
 
@@ -97,14 +99,14 @@ def test_stale_event_for_an_already_decided_package_sends_nothing(registry):
     stale = registry.state_change_event(arn)  # says PendingManualApproval
     registry.set_status(arn, "Approved")
 
-    assert notify.handler(stale, None) == {"status": "skipped", "reason": "not-pending"}
+    assert notify.handler(stale, lambda_context()) == {"status": "skipped", "reason": "not-pending"}
     assert registry.sent_messages() == []
     assert registry.items() == []
 
 
 def test_package_created_approved_sends_nothing(registry):
     arn = registry.create_package("churn", status="Approved")
-    assert notify.handler(registry.state_change_event(arn), None)["reason"] == "not-pending"
+    assert notify.handler(registry.state_change_event(arn), lambda_context())["reason"] == "not-pending"
     assert registry.sent_messages() == []
 
 
@@ -114,13 +116,13 @@ def test_deleted_package_is_skipped(registry):
     gone = arn[: -len("/1")] + "/9"
     event["detail"]["ModelPackageArn"] = gone
     event["resources"] = [gone]
-    assert notify.handler(event, None) == {"status": "skipped", "reason": "not-found"}
+    assert notify.handler(event, lambda_context()) == {"status": "skipped", "reason": "not-found"}
     assert registry.sent_messages() == []
 
 
 def test_without_metrics_says_none(registry):
     arn = registry.create_package("churn", metrics=False)
-    notify.handler(registry.state_change_event(arn), None)
+    notify.handler(registry.state_change_event(arn), lambda_context())
     assert "Metrics reports:\n  none\n" in only_message(registry)["message"]
 
 
@@ -128,7 +130,7 @@ def test_token_ttl_comes_from_the_environment(registry, monkeypatch):
     monkeypatch.setenv("TOKEN_TTL_SECONDS", "600")
     arn = registry.create_package("churn")
     now = time.time()
-    notify.handler(registry.state_change_event(arn), None)
+    notify.handler(registry.state_change_event(arn), lambda_context())
     token = LINK_RE.search(only_message(registry)["message"]).group(2)
     assert int(now) + 600 <= approval_tokens.verify(registry.secret, token, now).exp <= int(time.time()) + 600
 
@@ -136,7 +138,7 @@ def test_token_ttl_comes_from_the_environment(registry, monkeypatch):
 def test_subject_fits_sns_limit_for_the_longest_group_name(registry):
     group = "g" + "-a" * 31  # 63 characters, the SageMaker maximum
     arn = registry.create_package(group)
-    notify.handler(registry.state_change_event(arn), None)
+    notify.handler(registry.state_change_event(arn), lambda_context())
     subject = only_message(registry)["subject"]
     assert len(subject) <= 100
     assert subject.startswith("Model approval needed: g-a")
@@ -184,7 +186,7 @@ def test_malformed_event_raises_and_sends_nothing(registry, mutation):
     event = registry.state_change_event(arn)
     _mutations()[mutation](event)
     with pytest.raises(notify.MalformedEvent):
-        notify.handler(event, None)
+        notify.handler(event, lambda_context())
     assert registry.sent_messages() == []
     assert registry.items() == []
 
@@ -206,12 +208,12 @@ def test_publish_failure_releases_the_claim_and_a_retry_sends(registry, monkeypa
     with monkeypatch.context() as patch:
         patch.setattr(sns, "publish", failing_publish)
         with pytest.raises(ClientError):
-            notify.handler(event, None)
+            notify.handler(event, lambda_context())
     released = registry.item(f"notified#{arn}")
     assert released["state"]["S"] == "sending" and released["claimed_at"]["N"] == "0"  # free to take at once
     assert registry.sent_messages() == []
 
-    result = notify.handler(event, None)
+    result = notify.handler(event, lambda_context())
     assert result["status"] == "sent"
     assert result["jti"] == released["jti"]["S"]  # the retry sends the request's one token
     assert len(registry.sent_messages()) == 1
@@ -232,8 +234,8 @@ def test_publish_that_went_out_but_failed_is_retried_with_the_same_link(registry
     with monkeypatch.context() as patch:
         patch.setattr(sns, "publish", published_then_timed_out)
         with pytest.raises(ReadTimeoutError):
-            notify.handler(event, None)
-    assert notify.handler(event, None)["status"] == "sent"
+            notify.handler(event, lambda_context())
+    assert notify.handler(event, lambda_context())["status"] == "sent"
     links = {LINK_RE.search(m["message"]).group(2) for m in registry.sent_messages()}
     assert len(registry.sent_messages()) == 2 and len(links) == 1
 
@@ -245,7 +247,7 @@ def test_claim_of_an_invocation_that_died_is_taken_over_after_the_lease(registry
         TableName=registry.table_name,
         Item={"pk": {"S": f"notified#{arn}"}, "state": {"S": "sending"}, "claimed_at": {"N": str(claimed_at)}},
     )
-    assert notify.handler(registry.state_change_event(arn), None)["status"] == "sent"
+    assert notify.handler(registry.state_change_event(arn), lambda_context())["status"] == "sent"
     assert len(registry.sent_messages()) == 1
 
 
@@ -255,7 +257,7 @@ def test_claim_still_within_its_lease_is_a_duplicate(registry):
         TableName=registry.table_name,
         Item={"pk": {"S": f"notified#{arn}"}, "state": {"S": "sending"}, "claimed_at": {"N": str(int(time.time()) - 60)}},
     )
-    assert notify.handler(registry.state_change_event(arn), None)["reason"] == "duplicate"
+    assert notify.handler(registry.state_change_event(arn), lambda_context())["reason"] == "duplicate"
     assert registry.sent_messages() == []
 
 
@@ -267,7 +269,7 @@ def test_bad_configuration_fails_before_sending(registry, monkeypatch, name, val
     monkeypatch.setenv(name, value)
     arn = registry.create_package("churn")
     with pytest.raises(common.ConfigError):
-        notify.handler(registry.state_change_event(arn), None)
+        notify.handler(registry.state_change_event(arn), lambda_context())
     assert registry.sent_messages() == []
 
 
@@ -288,7 +290,7 @@ def test_email_sent_but_not_recorded_is_repeated_with_the_same_link_only(registr
 
     with monkeypatch.context() as patch:
         patch.setattr(dynamodb, "update_item", refusing_sent)
-        assert notify.handler(event, None)["status"] == "sent"
+        assert notify.handler(event, lambda_context())["status"] == "sent"
 
     # The event comes again after the claim's lease: the email may repeat, but with the one link.
     later = time.time() + notify.CLAIM_LEASE_SECONDS + 5
@@ -301,19 +303,19 @@ def test_email_sent_but_not_recorded_is_repeated_with_the_same_link_only(registr
 def _decide(registry, token: str, decision: str) -> int:
     import approval_api
 
-    return approval_api.handler(registry.decision_event({"token": token, "decision": decision}), None)["statusCode"]
+    return approval_api.handler(registry.decision_event({"token": token, "decision": decision}), lambda_context())["statusCode"]
 
 
 def test_package_taken_back_to_pending_after_its_link_decided_gets_a_new_link(registry):
     arn = registry.create_package("churn")
-    assert notify.handler(registry.state_change_event(arn), None)["status"] == "sent"
+    assert notify.handler(registry.state_change_event(arn), lambda_context())["status"] == "sent"
     [first] = _links(registry)
     assert _decide(registry, first, "approve") == 200
 
     registry.set_status(arn, "PendingManualApproval")  # taken back in Studio: it needs a decision again
     pending_again = registry.state_change_event(arn)
-    assert notify.handler(pending_again, None)["status"] == "sent"
-    assert notify.handler(pending_again, None)["reason"] == "duplicate"  # repeated events: one email
+    assert notify.handler(pending_again, lambda_context())["status"] == "sent"
+    assert notify.handler(pending_again, lambda_context())["reason"] == "duplicate"  # repeated events: one email
     first_again, second = _links(registry)
     assert first_again == first and second != first
 
@@ -327,11 +329,11 @@ def test_package_taken_back_to_pending_keeps_an_unused_link(registry):
     import approval_api
 
     arn = registry.create_package("churn")
-    notify.handler(registry.state_change_event(arn), None)
+    notify.handler(registry.state_change_event(arn), lambda_context())
     event = registry.decisions_event({"modelPackageArn": arn, "decision": "approve"})
-    assert approval_api.handler(event, None)["statusCode"] == 200
+    assert approval_api.handler(event, lambda_context())["statusCode"] == 200
     registry.set_status(arn, "PendingManualApproval")
-    assert notify.handler(registry.state_change_event(arn), None)["reason"] == "duplicate"
+    assert notify.handler(registry.state_change_event(arn), lambda_context())["reason"] == "duplicate"
     [link] = _links(registry)
     assert _decide(registry, link, "reject") == 200
 
@@ -343,5 +345,5 @@ def test_package_of_another_account_is_skipped_before_sagemaker(registry, monkey
     event["detail"]["ModelPackageArn"] = foreign
     calls = []
     monkeypatch.setattr(common.client("sagemaker"), "describe_model_package", lambda **kw: calls.append(kw))
-    assert notify.handler(event, None) == {"status": "skipped", "reason": "foreign"}
+    assert notify.handler(event, lambda_context()) == {"status": "skipped", "reason": "foreign"}
     assert calls == [] and registry.sent_messages() == []

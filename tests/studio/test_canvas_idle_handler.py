@@ -1,17 +1,20 @@
 """studio_canvas_idle: Canvas apps idle just below the limit stay, just above it are deleted.
 
-CloudWatch is moto (the TimeSinceLastActive datapoints Canvas publishes); SageMaker apps go through Stubber.
+CloudWatch is moto (the TimeSinceLastActive datapoints Canvas publishes); SageMaker apps go through Stubber. The
+function's own metrics are embedded-metric-format documents on stdout (Powertools), read back from capsys.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import boto3
 import pytest
 from moto import mock_aws
 
 import studio_canvas_idle as idle
+from tests.conftest import POWERTOOLS_SERVICE_NAME, emitted, lambda_context, metric_values
 from tests.studio.conftest import DOMAIN_ID, REGION
 
 LIMIT = 2 * 3600
@@ -80,15 +83,27 @@ def test_an_app_exactly_at_the_limit_is_kept(sagemaker_stub, cloudwatch) -> None
     assert idle.shutdown_idle_apps(client, cloudwatch, DOMAIN_ID, LIMIT, NOW)[0]["Action"] == "kept"
 
 
-def _unmeasured_published(cloudwatch) -> list[float]:  # type: ignore[no-untyped-def]
-    result = cloudwatch.get_metric_statistics(
-        Namespace=idle.OWN_NAMESPACE, MetricName=idle.UNMEASURED_METRIC, Dimensions=[{"Name": "DomainId", "Value": DOMAIN_ID}],
-        StartTime=NOW - dt.timedelta(minutes=5), EndTime=NOW + dt.timedelta(minutes=5), Period=60, Statistics=["Maximum"],
-    )
-    return [p["Maximum"] for p in result["Datapoints"]]
+@pytest.fixture(autouse=True)
+def _no_metrics_of_other_tests():  # type: ignore[no-untyped-def]
+    idle.metrics.clear_metrics()
+    yield
+    idle.metrics.clear_metrics()
 
 
-def test_without_a_metric_an_app_is_deleted_once_older_than_the_unmeasured_limit_and_counted(sagemaker_stub, cloudwatch) -> None:
+def _emitted(capsys, name: str) -> list[float]:  # type: ignore[no-untyped-def]
+    """Values of metric ``name`` the run emitted (flushed here, as the handler's decorator does on return)."""
+    idle.metrics.flush_metrics()
+    _, documents = emitted(capsys.readouterr().out)
+    found = metric_values(documents, name)
+    assert all(dims == {"service": POWERTOOLS_SERVICE_NAME, "DomainId": DOMAIN_ID} for dims, _ in found)
+    return [value for _, value in found]
+
+
+def _unmeasured_published(capsys) -> list[float]:  # type: ignore[no-untyped-def]
+    return _emitted(capsys, idle.UNMEASURED_METRIC)
+
+
+def test_without_a_metric_an_app_is_deleted_once_older_than_the_unmeasured_limit_and_counted(sagemaker_stub, cloudwatch, capsys) -> None:
     # LastUserActivityTimestamp is refreshed by SageMaker's health checks, so it can never show an app idle: the
     # old fallback never deleted. An app without Canvas's metric is bounded by its age instead, and counted.
     client, stubber = sagemaker_stub
@@ -104,15 +119,15 @@ def test_without_a_metric_an_app_is_deleted_once_older_than_the_unmeasured_limit
         ("young", "kept", "unmeasured"),
         ("old", "deleted", "unmeasured"),
     ]
-    assert _unmeasured_published(cloudwatch) == [2.0]
+    assert _unmeasured_published(capsys) == [2.0]
 
 
-def test_a_run_with_every_app_measured_publishes_zero(sagemaker_stub, cloudwatch) -> None:
+def test_a_run_with_every_app_measured_publishes_zero(sagemaker_stub, cloudwatch, capsys) -> None:
     client, stubber = sagemaker_stub
     _publish(cloudwatch, "busy", 60)
     stubber.add_response("list_apps", {"Apps": [_app("busy")]}, {"DomainIdEquals": DOMAIN_ID, "MaxResults": 100})
     idle.shutdown_idle_apps(client, cloudwatch, DOMAIN_ID, LIMIT, NOW)
-    assert _unmeasured_published(cloudwatch) == [0.0]
+    assert _unmeasured_published(capsys) == [0.0]
 
 
 def test_a_failed_delete_fails_the_run_after_handling_the_other_apps(sagemaker_stub, cloudwatch) -> None:
@@ -149,4 +164,45 @@ def test_an_app_an_overlapping_check_deleted_first_is_not_an_error(sagemaker_stu
 @pytest.mark.parametrize("event", [{}, {"source": "aws.events"}, {"detail-type": "Scheduled Event", "source": "aws.s3"}, "x"])
 def test_anything_but_a_scheduled_event_raises(event) -> None:
     with pytest.raises(ValueError, match="scheduled event"):
-        idle.handler(event, None)
+        idle.handler(event, lambda_context())
+
+
+def test_idle_shutdowns_count_the_apps_this_run_deleted(sagemaker_stub, cloudwatch, capsys) -> None:
+    client, stubber = sagemaker_stub
+    for profile, seconds in (("a", LIMIT + 1), ("b", LIMIT + 1), ("c", LIMIT - 1), ("d", LIMIT + 1)):
+        _publish(cloudwatch, profile, seconds)
+    stubber.add_response("list_apps", {"Apps": [_app(p) for p in "abcd"]}, {"DomainIdEquals": DOMAIN_ID, "MaxResults": 100})
+    stubber.add_response("delete_app", {}, _key("a"))
+    stubber.add_response("delete_app", {}, _key("b"))
+    # d: another, overlapping check deleted it first; not this run's shutdown
+    stubber.add_client_error("delete_app", "ValidationException", "App is in Deleting status")
+    stubber.add_response("describe_app", {**_app("d"), "Status": "Deleting"}, _key("d"))
+    idle.shutdown_idle_apps(client, cloudwatch, DOMAIN_ID, LIMIT, NOW)
+    assert _emitted(capsys, idle.SHUTDOWNS_METRIC) == [2.0]
+
+
+def test_the_handler_logs_with_the_event_id_and_flushes_its_metrics_even_when_an_app_fails(sagemaker_stub, cloudwatch, capsys, monkeypatch) -> None:
+    client, stubber = sagemaker_stub
+    _publish(cloudwatch, "a", LIMIT + 100)
+    _publish(cloudwatch, "b", LIMIT + 100)
+    stubber.add_response("list_apps", {"Apps": [_app("a"), _app("b")]}, {"DomainIdEquals": DOMAIN_ID, "MaxResults": 100})
+    stubber.add_client_error("delete_app", "ThrottlingException", "slow down")
+    stubber.add_response("describe_app", {**_app("a"), "Status": "InService"}, _key("a"))
+    stubber.add_response("delete_app", {}, _key("b"))
+    monkeypatch.setattr(idle, "_clients", {"sagemaker": client, "cloudwatch": cloudwatch})
+    monkeypatch.setattr(idle.dt, "datetime", type("FixedNow", (dt.datetime,), {"now": staticmethod(lambda tz=None: NOW)}))
+    for name, value in {"DOMAIN_ID": DOMAIN_ID, "IDLE_LIMIT_SECONDS": str(LIMIT)}.items():
+        monkeypatch.setenv(name, value)
+    event = {"id": "5f1e0d9c-event-id", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+    with pytest.raises(RuntimeError, match="1 Canvas app"):
+        idle.handler(event, lambda_context())
+
+    logs, documents = emitted(capsys.readouterr().out)
+    assert [v for _, v in metric_values(documents, idle.SHUTDOWNS_METRIC)] == [1.0]
+    failure = next(r for r in logs if r["message"] == "Canvas app could not be checked or deleted")
+    assert failure["level"] == "ERROR" and failure["user_profile"] == "a" and "ThrottlingException" in failure["exception"]
+    summary = next(r for r in logs if r["message"] == "Canvas idle check")
+    assert summary["level"] == "INFO" and summary["domain_id"] == DOMAIN_ID
+    assert all(r["correlation_id"] == event["id"] and r["service"] == POWERTOOLS_SERVICE_NAME for r in logs)
+    assert all(json.dumps(r) for r in logs)

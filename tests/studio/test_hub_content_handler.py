@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import lambda_context
+
 import pytest
 
 import studio_custom_resource as cr
@@ -119,12 +121,12 @@ def test_malformed_properties_are_refused_before_any_call(sagemaker_stub, props,
 @pytest.mark.parametrize("event", [None, {}, {"RequestType": "Create"}, {**cfn_event("Create", PROPS), "RequestType": "Explode"}])
 def test_a_malformed_event_raises_and_answers_nothing(event, sent) -> None:
     with pytest.raises(ValueError):
-        hub.handler(event, None)
+        hub.handler(event, lambda_context())
     assert sent == []
 
 
 def test_handler_answers_cloudformation_once(sent, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hub.cr, "_client", object())  # any SageMaker call would fail: this request is refused first
-    body = hub.handler(cfn_event("Create", {**PROPS, "ModelIds": "model-a"}), None)
+    body = hub.handler(cfn_event("Create", {**PROPS, "ModelIds": "model-a"}), lambda_context())
     assert sent == [body]
     assert body["Status"] == "FAILED" and body["RequestId"] == "req-1" and body["LogicalResourceId"] == "Resource1"

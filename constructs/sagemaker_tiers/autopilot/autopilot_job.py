@@ -33,6 +33,7 @@ from sagemaker_tiers.autopilot.problems import (
 )
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import alarm_on_any, encrypted_topic, last_stop_queue
+from sagemaker_tiers.core.functions import tiers_function
 from sagemaker_tiers.core.model_registration import register_model_package
 from sagemaker_tiers.core.nag import acknowledge, acknowledge_outside_vpc, skip_checkov
 from sagemaker_tiers.core.polling import MAX_HISTORY_EVENTS, bounded_poll, sagemaker_call
@@ -53,6 +54,8 @@ from sagemaker_tiers.operations.widgets import hourly, queue_depth_widget, runs_
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 
 HANDLERS = Path(__file__).parent / "autopilot_handlers"
+#: CloudWatch namespace of the Autopilot tier's function (the leaderboard).
+METRICS_NAMESPACE = "sagemaker-tiers/Autopilot"
 #: AutoML job names are at most 32 characters: ``<prefix>-`` plus 12 random hex characters.
 JOB_NAME_SUFFIX_LENGTH = 12
 MAX_JOB_NAME_PREFIX_LENGTH = 32 - 1 - JOB_NAME_SUFFIX_LENGTH
@@ -839,16 +842,18 @@ class AutopilotJob(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Leaderboard of Autopilot jobs {self.job_name_prefix}-*",
         )
-        fn = lambda_.Function(
+        fn = tiers_function(
             scope,
             "Function",
-            runtime=lambda_.Runtime(defaults.LAMBDA_RUNTIME_NAME, lambda_.RuntimeFamily.PYTHON),
-            code=lambda_.Code.from_asset(str(HANDLERS), exclude=["__pycache__", "*.pyc"]),
+            code_dir=HANDLERS,
             handler="autopilot_leaderboard.handler",
             description="Ranks every candidate of an Autopilot job, writes the leaderboard, prepares SageMaker's best candidate for registration",
             role=role,
+            log_group=log_group,
             memory_size=512,
             timeout=Duration.minutes(5),
+            metrics_namespace=METRICS_NAMESPACE,
+            service=self.node.path,
             environment={
                 "OUTPUT_BUCKET": self.bucket.bucket_name,
                 "OUTPUT_PREFIX": self.output_prefix,
@@ -856,8 +861,6 @@ class AutopilotJob(Construct):
                 "JOB_NAME_PREFIX": self.job_name_prefix,
             },
             environment_encryption=self.encryption_key,
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
         )
         log_group.grant_write(role)
         self.bucket.grant_write_prefix(role, self.output_prefix)

@@ -52,6 +52,7 @@ from constructs import Construct, IValidation
 from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import ExactSqsDestination, alarm_on_any, encrypted_topic, grant_key_via, last_stop_queue
 from sagemaker_tiers.core.flags import IAM_MINIMIZE_POLICIES, warn_unless_flag
+from sagemaker_tiers.core.functions import tiers_function
 from sagemaker_tiers.core.nag import acknowledge, acknowledge_grant, acknowledge_outside_vpc, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
@@ -63,12 +64,14 @@ from sagemaker_tiers.core.validation import (
     require_unique,
 )
 from sagemaker_tiers.operations.widgets import graph, queue_depth_widget
-from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
+from sagemaker_tiers.registry.model_package_group import METRICS_NAMESPACE, IModelPackageGroup
 
 HANDLERS = Path(__file__).parent / "approval_handlers"
 STATE_CHANGE = "SageMaker Model Package State Change"
 #: Default interval of the scheduled reconciles (the registry's promote and the inference tier's deployment).
 RECONCILE_INTERVAL = Duration.hours(1)
+#: The decisions :meth:`ApprovalWorkflow.metric_decisions` counts, as SageMaker names the approval statuses.
+DECISION_OUTCOMES = ("Approved", "Rejected")
 
 
 def require_reconcile_interval(name: str, interval: Duration) -> None:
@@ -158,6 +161,10 @@ class ApprovalWorkflow(Construct):
 
         self.encryption_key = encryption_key
         self.parameter_prefix = parameter_prefix
+        #: Powertools service name of the workflow's functions: the ``service`` key of their log lines and the
+        #: ``service`` dimension of their metrics (the construct path, unique in the app).
+        self.service_name = self.node.path
+        self.reconcile_interval = reconcile_interval
         self._groups: list[IModelPackageGroup] = []
         self._log_retention = log_retention
         if topic is None and not admin_emails:
@@ -404,6 +411,56 @@ class ApprovalWorkflow(Construct):
             ),
         ]
 
+    # Business metrics: the approval functions emit them in CloudWatch's embedded metric format (Powertools
+    # Metrics) under METRICS_NAMESPACE, with the dimension ``service`` = :attr:`service_name` (plus ``Outcome`` for
+    # decisions). They exist in CloudWatch once the first datapoint has been emitted.
+
+    def metric_decisions(self, outcome: str, **props: Any) -> cw.Metric:
+        """Decisions applied through the approval API (emailed link or ``POST /decisions``) with ``outcome``
+        ("Approved" or "Rejected"); one datapoint of 1 per decision. Decisions made outside the API (Studio, the
+        SageMaker API) are not counted here; the promote function still reconciles them.
+
+        Default: Sum over 1 hour.
+        """
+        if outcome not in DECISION_OUTCOMES:
+            raise ValidationError(f"outcome must be one of {', '.join(DECISION_OUTCOMES)}, got {outcome!r}")
+        return self._metric("Decisions", {"Outcome": outcome}, "Sum", Duration.hours(1), props)
+
+    def metric_time_to_decision(self, **props: Any) -> cw.Metric:
+        """Seconds from a model package's registration (its CreationTime) to the decision applied through the
+        approval API; one datapoint per decision, either outcome.
+
+        Default: Average over 1 hour (use ``statistic="Maximum"`` for the slowest decision).
+        """
+        return self._metric("TimeToDecision", {}, "Average", Duration.hours(1), props)
+
+    def metric_promotions(self, **props: Any) -> cw.Metric:
+        """Promotions: the promote function pointed a group's approved-model parameter at a newly approved
+        version (one datapoint of 1 each; a parameter set back to ``NONE`` is not a promotion).
+
+        Default: Sum over 1 hour.
+        """
+        return self._metric("Promotions", {}, "Sum", Duration.hours(1), props)
+
+    def metric_pending_approvals(self, **props: Any) -> cw.Metric:
+        """Model packages of the watched groups waiting for a decision (PendingManualApproval), all groups together.
+
+        A gauge: the promote function counts them (ListModelPackages) each time it runs, that is on every state
+        change of a watched group's package (a new pending version, each decision) and on every scheduled
+        reconcile, so each ``reconcile_interval`` holds at least one datapoint. Read it with ``Maximum``.
+
+        Default: Maximum over ``reconcile_interval`` (1 hour by default).
+        """
+        return self._metric("PendingApprovals", {}, "Maximum", self.reconcile_interval, props)
+
+    def _metric(self, name: str, dimensions: dict[str, str], statistic: str, period: Duration, props: dict[str, Any]) -> cw.Metric:
+        return cw.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": self.service_name, **dimensions},
+            **{"period": period, "statistic": statistic, **props},
+        )
+
     # -- building blocks ------------------------------------------------------------------------------------
 
     def _queue(self, id: str, holds: str) -> sqs.Queue:
@@ -425,21 +482,20 @@ class ApprovalWorkflow(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         role = iam.Role(scope, f"{id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
-        fn = lambda_.Function(
+        fn = tiers_function(
             scope,
             id,
-            runtime=lambda_.Runtime(defaults.LAMBDA_RUNTIME_NAME, lambda_.RuntimeFamily.PYTHON),
-            code=lambda_.Code.from_asset(str(HANDLERS), exclude=["__pycache__", "*.pyc"]),
+            code_dir=HANDLERS,
             handler=handler,
             description=description,
             role=role,
-            memory_size=256,
+            log_group=log_group,
             # Under API Gateway's 29-second integration timeout, so a slow call never outlives its request.
             timeout=Duration.seconds(25),
+            metrics_namespace=METRICS_NAMESPACE,
+            service=self.service_name,
             environment=environment,
             environment_encryption=self.encryption_key,
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
             retry_attempts=2,
             max_event_age=Duration.hours(6),
             on_failure=ExactSqsDestination(self.failed_invocations_queue, self.encryption_key),

@@ -9,11 +9,11 @@ from typing import Any, Protocol, cast, runtime_checkable
 from aws_cdk import ArnFormat, CustomResource, Duration, Names, RemovalPolicy, Resource, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.functions import tiers_function
 from sagemaker_tiers.core.nag import acknowledge, acknowledge_outside_vpc, skip_checkov
 from sagemaker_tiers.core.validation import (
     ValidationError,
@@ -24,6 +24,8 @@ from sagemaker_tiers.core.validation import (
 )
 
 GROUP_HANDLERS = Path(__file__).parent / "group_handlers"
+#: CloudWatch namespace of the registry tier's functions (the group provider and the approval workflow).
+METRICS_NAMESPACE = "sagemaker-tiers/Registry"
 
 GROUP_NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 GROUP_NAME_RULE = "1-63 letters, digits or '-', starting and ending with a letter or digit"
@@ -306,18 +308,17 @@ class _GroupProvider(Construct):
         )
         description = "Creates model package groups, or adopts the ones a previous deployment retained"
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
-        self.function = lambda_.Function(
+        self.function = tiers_function(
             self,
             "Function",
-            runtime=lambda_.Runtime(defaults.LAMBDA_RUNTIME_NAME, lambda_.RuntimeFamily.PYTHON),
-            code=lambda_.Code.from_asset(str(GROUP_HANDLERS), exclude=["__pycache__", "*.pyc"]),
+            code_dir=GROUP_HANDLERS,
             handler="registry_group_resource.handler",
             description=description,
             role=self.role,
-            memory_size=256,
-            timeout=Duration.minutes(2),
             log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
+            timeout=Duration.minutes(2),
+            metrics_namespace=METRICS_NAMESPACE,
+            environment_encryption=key,
         )
         log_group.grant_write(self.role)
         self._policy = iam.Policy(self, "GroupAccess", roles=[self.role])
@@ -329,10 +330,15 @@ class _GroupProvider(Construct):
         skip_checkov(self.function, "CKV_AWS_116", reason)
         acknowledge_outside_vpc(self.function, "It calls only the SageMaker API over TLS with IAM; it reaches no VPC resource.")
         skip_checkov(self.function, "CKV_AWS_115", "A handful of invocations per deployment; reserving concurrency would take it from the account's pool, which new accounts lack.")
-        skip_checkov(self.function, "CKV_AWS_173", "The function has no environment variables.")
         if key is None:
             no_key = "No encryption_key was given to the group; CloudWatch Logs encrypts the log group with its own key."
             skip_checkov(log_group, "CKV_AWS_158", no_key)
+            skip_checkov(
+                self.function,
+                "CKV_AWS_173",
+                no_key + " The environment holds only Powertools settings (service name, metrics namespace, log "
+                "level), no secret; Lambda encrypts it at rest with its own key.",
+            )
             acknowledge(log_group, "CT.CLOUDWATCH.PR.3", no_key)
         acknowledge(
             self.role,

@@ -1,6 +1,7 @@
 """Internal: the Lambda functions behind the Studio custom resources and the Canvas idle shutdown.
 
-Built like the registry's approval functions: an explicit role, a KMS-encrypted log group of their own, X-Ray,
+Built with the library's function factory (``core.functions.tiers_function``: Powertools layer, X-Ray, the
+service name of the construct that owns the function), like the registry's approval functions: an explicit role, a KMS-encrypted log group of their own, X-Ray,
 asynchronous failures to an encrypted SQS queue (with exactly the KMS actions SQS needs), and an error alarm
 wired to a topic. CloudFormation invokes custom-resource functions asynchronously, so the same retries and
 on-failure queue apply to them.
@@ -21,10 +22,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults
+from sagemaker_tiers.core.functions import tiers_function
 from sagemaker_tiers.core.delivery import ExactSqsDestination, alarm_on_any, last_stop_queue
 from sagemaker_tiers.core.nag import acknowledge, acknowledge_outside_vpc, skip_checkov
 
 HANDLERS = Path(__file__).parent / "studio_handlers"
+#: CloudWatch namespace of the Studio tier's functions (Canvas idle shutdowns, apps without the idle metric).
+METRICS_NAMESPACE = "sagemaker-tiers/Studio"
 
 
 def failure_queue(scope: Construct, id: str, key: kms.IKey, topic: sns.ITopic | None) -> sqs.Queue:
@@ -53,26 +57,30 @@ def handler_function(
     environment: dict[str, str] | None = None,
     reserved_concurrent_executions: int | None = None,
     log_retention: logs.RetentionDays = defaults.LOG_RETENTION,
+    service: str | None = None,
 ) -> lambda_.Function:
-    """One handler of ``studio_handlers/`` as a Lambda function, with its role, log group and error alarm."""
+    """One handler of ``studio_handlers/`` as a Lambda function, with its role, log group and error alarm.
+
+    :param service: Powertools service name. Default: the construct path of ``scope`` (the construct that owns
+        the function).
+    """
     log_group = logs.LogGroup(
         scope, f"{id}Logs", encryption_key=key, retention=log_retention, removal_policy=RemovalPolicy.RETAIN
     )
     role = iam.Role(scope, f"{id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
-    fn = lambda_.Function(
+    fn = tiers_function(
         scope,
         id,
-        runtime=lambda_.Runtime(defaults.LAMBDA_RUNTIME_NAME, lambda_.RuntimeFamily.PYTHON),
-        code=lambda_.Code.from_asset(str(HANDLERS), exclude=["__pycache__", "*.pyc"]),
+        code_dir=HANDLERS,
         handler=handler,
         description=description,
         role=role,
-        memory_size=256,
-        timeout=timeout,
-        environment=environment or {},
-        environment_encryption=key,
         log_group=log_group,
-        tracing=lambda_.Tracing.ACTIVE,
+        timeout=timeout,
+        metrics_namespace=METRICS_NAMESPACE,
+        service=service,
+        environment=environment,
+        environment_encryption=key,
         reserved_concurrent_executions=reserved_concurrent_executions,
         retry_attempts=2,
         max_event_age=Duration.hours(6),

@@ -35,6 +35,7 @@ class CanvasIdleShutdown(Construct):
     by SageMaker's health checks too, so it cannot show idleness): such an app is deleted once it has run longer than
     ``unmeasured_limit``, each check publishes how many apps were unmeasured
     (``sagemaker-tiers/Studio`` ``CanvasAppsWithoutIdleMetric``), and :attr:`unmeasured_alarm` fires when any was.
+    Each check also emits how many apps it deleted (:meth:`metric_idle_shutdowns`).
 
     Example::
 
@@ -74,6 +75,9 @@ class CanvasIdleShutdown(Construct):
         self._domain = domain
         self.idle_limit = idle_limit
         self.unmeasured_limit = unmeasured_limit
+        #: Powertools service name of the function: the ``service`` key of its log lines and the ``service``
+        #: dimension of its metrics (the construct path).
+        self.service_name = self.node.path
         self.failure_queue = (
             failure_queue
             or domain.failed_invocations_queue
@@ -97,6 +101,7 @@ class CanvasIdleShutdown(Construct):
             # No reserved concurrency (Lambda refuses one that leaves an account fewer than 100 unreserved executions;
             # new accounts often have 10): overlapping checks are harmless, the handler treats an app another check
             # already deleted as done. https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+            service=self.node.path,
         )
         stack = Stack.of(self)
         base = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
@@ -105,13 +110,6 @@ class CanvasIdleShutdown(Construct):
             iam.PolicyStatement(
                 actions=["sagemaker:DescribeApp", "sagemaker:DeleteApp"],
                 resources=[f"{base}:app/{domain.domain_id}/*/Canvas/*", f"{base}:app/{domain.domain_id}/*/canvas/*"],
-            )
-        )
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": "sagemaker-tiers/Studio"}},
             )
         )
         self.unmeasured_alarm = cw.Alarm(
@@ -131,9 +129,8 @@ class CanvasIdleShutdown(Construct):
         acknowledge(
             role,  # type: ignore[arg-type]
             "AwsSolutions-IAM5",
-            "sagemaker:ListApps, cloudwatch:GetMetricData and cloudwatch:PutMetricData support no resource-level "
-            "permission (IAM requires Resource '*'); PutMetricData is limited to the sagemaker-tiers/Studio "
-            "namespace, the rest is read-only and the function filters by this domain.",
+            "sagemaker:ListApps and cloudwatch:GetMetricData support no resource-level permission (IAM requires "
+            "Resource '*'); both are read-only and the function filters by this domain.",
             applies_to="Resource::*",
         )
         nag_domain = _nag_attr(domain.node.default_child, "DomainId")  # type: ignore[arg-type]
@@ -160,13 +157,32 @@ class CanvasIdleShutdown(Construct):
             ],
         )
 
+    # The function emits its metrics in CloudWatch's embedded metric format (Powertools Metrics, in its log
+    # stream; no PutMetricData permission) under the Studio namespace, with the dimensions ``service`` (the
+    # function's Powertools service name, :attr:`service_name`) and ``DomainId``.
+
     def metric_unmeasured_apps(self, domain: StudioDomain | None = None, **props: Any) -> cw.Metric:
-        """Running Canvas apps without Canvas's idle metric at the last check (their idleness is unknown)."""
+        """Running Canvas apps without Canvas's idle metric at the last check (their idleness is unknown).
+
+        Default: Maximum over 1 hour.
+        """
+        return self._metric("CanvasAppsWithoutIdleMetric", domain or self._domain, "Maximum", props)
+
+    def metric_idle_shutdowns(self, **props: Any) -> cw.Metric:
+        """Canvas apps this construct deleted (``DeleteApp``) for idleness or as unmeasured apps past
+        ``unmeasured_limit``; each check emits its count (0 when it deleted none). An app another, overlapping
+        check deleted first is not counted twice.
+
+        Default: Sum over 1 hour.
+        """
+        return self._metric("IdleShutdowns", self._domain, "Sum", props)
+
+    def _metric(self, name: str, domain: StudioDomain, statistic: str, props: dict[str, Any]) -> cw.Metric:
         return cw.Metric(
-            namespace="sagemaker-tiers/Studio",
-            metric_name="CanvasAppsWithoutIdleMetric",
-            dimensions_map={"DomainId": (domain or self._domain).domain_id},
-            **{"period": Duration.minutes(60), "statistic": "Maximum", **props},
+            namespace=_functions.METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": self.service_name, "DomainId": domain.domain_id},
+            **{"period": Duration.minutes(60), "statistic": statistic, **props},
         )
 
     def metric_errors(self, **props: Any) -> cw.Metric:

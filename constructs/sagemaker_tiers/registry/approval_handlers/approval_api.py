@@ -50,11 +50,11 @@ import html
 import json
 import os
 import time
-import traceback
 import uuid
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import approval_common as common
@@ -62,7 +62,9 @@ import approval_facts
 import approval_notify
 import approval_pages as pages
 import approval_tokens
-from approval_common import log
+from approval_common import logger, metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 COMMENT_MAX = 1000
 NAME_MAX = 100
@@ -328,7 +330,7 @@ def describe_watched(arn: str, config: Config) -> dict[str, Any] | None:
     except Exception as exc:
         code = common.error_code(exc)
         if code in _NOT_DESCRIBABLE:
-            log("WARNING", "model package not describable", model_package_arn=arn, error=code)
+            logger.warning("model package not describable", model_package_arn=arn, error=code)
             return None
         raise
     if package.get("ModelPackageGroupName") not in config.watched_groups:
@@ -391,7 +393,7 @@ def review(event: dict, config: Config, now: float) -> dict:
     )
     if common.link_state(item, package, now) != "free":
         raise _link_spent(token, package, _spent_reason(item), now)
-    log("INFO", "review page shown", jti=claims.jti, model_package_arn=claims.arn)
+    logger.info("review page shown", jti=claims.jti, model_package_arn=claims.arn)
     return _response(200, pages.review_page(_facts(package, config, now), token, claims.exp), HTML_TYPE)
 
 
@@ -426,7 +428,7 @@ def _read_back(arn: str) -> dict[str, Any] | None:
     try:
         return common.client("sagemaker").describe_model_package(ModelPackageName=arn)
     except Exception as exc:
-        log("ERROR", "could not read the package back", model_package_arn=arn, error=type(exc).__name__)
+        logger.error("could not read the package back", model_package_arn=arn, error=type(exc).__name__)
         return None
 
 
@@ -457,17 +459,17 @@ def decide(config: Config, package: dict[str, Any], status: str, description: st
         values={**values, ":decided": {"S": "decided"}, ":fence": {"S": fence}},
     )
     if lock is None:
-        log("INFO", "another decision holds the package", model_package_arn=arn)
+        logger.info("another decision holds the package", model_package_arn=arn)
         return Outcome(CONFLICT)
     try:
         _update_package(arn, status, description)
     except Exception as exc:
-        log("ERROR", "UpdateModelPackage failed; reading the package back", model_package_arn=arn, error=type(exc).__name__)
+        logger.error("UpdateModelPackage failed; reading the package back", model_package_arn=arn, error=type(exc).__name__)
         after = _read_back(arn)
         if after is None:
             return Outcome(UNKNOWN)
         if after.get("ModelApprovalStatus") == status and after.get("ApprovalDescription") == description:
-            log("INFO", "the failed request was applied", model_package_arn=arn)
+            logger.info("the failed request was applied", model_package_arn=arn)
         elif after.get("ModelApprovalStatus") == common.PENDING and common.package_fingerprint(after) == fence:
             _best_effort(common.release, lock, "could not release the package lock")
             return Outcome(NOT_APPLIED)
@@ -479,7 +481,21 @@ def decide(config: Config, package: dict[str, Any], status: str, description: st
         lock,
         "could not mark the package lock decided",
     )
+    _count_decision(package, status, now)
     return Outcome(APPLIED)
+
+
+def _count_decision(package: dict[str, Any], status: str, now: float) -> None:
+    """The business metrics of an applied decision (embedded metric format, namespace and ``service`` dimension
+    from the environment): ``Decisions`` (1, dimension ``Outcome`` = Approved or Rejected; printed at once, as its
+    dimensions differ from the rest) and ``TimeToDecision``, the seconds since the package's registration
+    (its CreationTime), flushed with the invocation's other metrics."""
+    with single_metric(name="Decisions", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="Outcome", value=status)
+    created = package.get("CreationTime")
+    if isinstance(created, datetime):
+        registered = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+        metrics.add_metric(name="TimeToDecision", unit=MetricUnit.Seconds, value=max(0.0, now - registered.timestamp()))
 
 
 def _best_effort(step: Any, held: common.Claim, failure: str) -> None:
@@ -487,7 +503,7 @@ def _best_effort(step: Any, held: common.Claim, failure: str) -> None:
     try:
         step(held)
     except Exception as exc:
-        log("WARNING", failure, pk=held.pk.split("#")[0], error=type(exc).__name__)
+        logger.warning(failure, pk=held.pk.split("#")[0], error=type(exc).__name__)
 
 
 def decide_by_link(event: dict, config: Config, now: float) -> dict:
@@ -518,7 +534,7 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
         values=values,
     )
     if token is None:
-        log("INFO", "token replayed", jti=claims.jti, model_package_arn=claims.arn)
+        logger.info("token replayed", jti=claims.jti, model_package_arn=claims.arn)
         item = (
             common.client("dynamodb")
             .get_item(TableName=config.table_name, Key={"pk": {"S": f"token#{claims.jti}"}}, ConsistentRead=True)
@@ -551,8 +567,7 @@ def decide_by_link(event: dict, config: Config, now: float) -> dict:
     _best_effort(
         lambda held: common.finish(held, "used", {"decided_at": {"N": str(int(now))}}), token, "could not mark the token used"
     )
-    log(
-        "INFO",
+    logger.info(
         "decision recorded",
         channel="link",
         jti=claims.jti,
@@ -604,8 +619,7 @@ def decide_by_iam(event: dict, config: Config, now: float) -> dict:
         raise HttpError(409, "Already decided", "The model package is not pending manual approval.")
     if outcome.result == NOT_APPLIED:
         raise HttpError(503, "Try again later", "The decision could not be recorded; nothing was changed. Try again.")
-    log(
-        "INFO",
+    logger.info(
         "decision recorded",
         channel="iam",
         caller=caller,
@@ -663,7 +677,7 @@ def renew(event: dict, config: Config, now: float) -> dict:
         values=window,
     )
     if held is None:
-        log("INFO", "review link renewal refused: too soon", model_package_arn=arn, jti=claims.jti, source_ip=source_ip)
+        logger.info("review link renewal refused: too soon", model_package_arn=arn, jti=claims.jti, source_ip=source_ip)
         item = common.client("dynamodb").get_item(
             TableName=config.table_name, Key={"pk": {"S": f"renew#{arn}"}}, ConsistentRead=True
         ).get("Item") or {}
@@ -689,7 +703,7 @@ def renew(event: dict, config: Config, now: float) -> dict:
             "MessageId"
         ]
     except Exception as exc:
-        log("ERROR", "review link renewal not sent", model_package_arn=arn, error=type(exc).__name__)
+        logger.error("review link renewal not sent", model_package_arn=arn, error=type(exc).__name__)
         _best_effort(common.release, held, "could not release the renewal")
         raise HttpError(503, "Try again later", "The new link could not be sent. Please try again.") from None
 
@@ -719,13 +733,13 @@ def renew(event: dict, config: Config, now: float) -> dict:
             },
         )
     except Exception as exc:
-        log("WARNING", "could not record the renewed request", model_package_arn=arn, error=type(exc).__name__)
+        logger.warning("could not record the renewed request", model_package_arn=arn, error=type(exc).__name__)
     _best_effort(
         lambda h: common.finish(h, "renewed", {"new_jti": {"S": new_jti}, "message_id": {"S": message_id}}),
         held,
         "could not record the renewal",
     )
-    log("INFO", "review link renewed", model_package_arn=arn, jti=claims.jti, new_jti=new_jti, source_ip=source_ip)
+    logger.info("review link renewed", model_package_arn=arn, jti=claims.jti, new_jti=new_jti, source_ip=source_ip)
     return html_response(
         200,
         "New link sent",
@@ -752,7 +766,7 @@ def _supersede(config: Config, jti: str, new_jti: str, now: float) -> None:
         )
     except Exception as exc:
         if common.error_code(exc) != "ConditionalCheckFailedException":
-            log("WARNING", "could not supersede a link", jti=jti, error=type(exc).__name__)
+            logger.warning("could not supersede a link", jti=jti, error=type(exc).__name__)
 
 
 _HANDLERS = {"/review": review, "/decision": decide_by_link, "/decisions": decide_by_iam, "/renew": renew}
@@ -773,13 +787,8 @@ def route(event: dict, now: float) -> dict:
     except HttpError as error:
         return _error_response(error, is_json)
     except Exception as exc:
-        log(
-            "ERROR",
-            "unhandled error",
-            route=resource,
-            error=type(exc).__name__,
-            traceback=traceback.format_exception(type(exc), exc, exc.__traceback__),
-        )
+        # With the traceback (Powertools' "exception" key); exception texts hold no token, body or secret value.
+        logger.exception("unhandled error", route=resource, error=type(exc).__name__)
         return _error_response(HttpError(500, "Something went wrong", "The request failed. Please try again later."), is_json)
 
 
@@ -789,12 +798,14 @@ def _error_response(error: HttpError, is_json: bool, headers: dict | None = None
     return html_response(error.status, error.title, error.message, error.extra_html, headers)
 
 
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 def handler(event: Any, context: Any) -> dict:
+    """API Gateway proxy entry point. Every log line carries API Gateway's request id as ``correlation_id``
+    (``requestContext.requestId``); the decisions it applies are counted (:func:`_count_decision`)."""
     response = route(event, time.time())
-    log(
-        "INFO",
+    logger.info(
         "request",
-        request_id=common.request_id(context),
         route=event.get("resource") if isinstance(event, dict) else None,
         method=event.get("httpMethod") if isinstance(event, dict) else None,
         status=response["statusCode"],

@@ -1,11 +1,16 @@
 """Shared helpers for the Model Registry approval handlers.
 
 This folder is deployed as one Lambda asset whose code root is the folder itself, so the
-modules import each other as top-level modules (``from common import ...``). Only the
-standard library and boto3 are used.
+modules import each other as top-level modules (``from common import ...``). The standard
+library, boto3 (in the runtime) and Powertools for AWS Lambda (the layer the construct adds) are used.
 
-- ``log``: one JSON object per line on stdout (CloudWatch Logs keeps it as one event).
-  Never pass request bodies, tokens or secrets to it; a token is identified by its jti.
+- ``logger``: Powertools' Logger, one JSON object per line on stdout with the service name
+  (``POWERTOOLS_SERVICE_NAME``), the Lambda context and the event's correlation id (the handlers'
+  ``inject_lambda_context``). Never pass request bodies, tokens, signed links or secrets to it; a
+  token is identified by its jti. The event itself is never logged (``POWERTOOLS_LOGGER_LOG_EVENT``
+  stays off).
+- ``metrics``: Powertools' Metrics, CloudWatch embedded metric format under
+  ``POWERTOOLS_METRICS_NAMESPACE`` with the ``service`` dimension, flushed when a handler returns.
 - ``client``: boto3 clients, created on first use and cached for the life of the process.
   ``reset_clients`` forgets them and every other per-process cache (tests call it so that
   clients are created inside ``moto.mock_aws``).
@@ -20,14 +25,14 @@ import hashlib
 import json
 import os
 import re
-import sys
-import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger, Metrics
 from botocore.config import Config
 
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
@@ -51,6 +56,13 @@ _BOTO_CONFIG = Config(
 )
 
 _clients: dict[str, Any] = {}
+
+#: One logger and one metrics collector for every module of the folder (one process per function).
+logger = Logger(utc=True)
+metrics = Metrics()
+# Most invocations have no business event to count (a review page, a duplicate event); Powertools warns on every
+# empty flush, which would only add a line to each of those invocations' logs.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 # Other per-process caches (e.g. the token secret) live here so reset_clients clears them too.
 process_cache: dict[str, Any] = {}
 
@@ -345,13 +357,6 @@ def error_code(exc: BaseException) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
     return ""
-
-
-def log(level: str, message: str, **fields: Any) -> None:
-    """Write one JSON log line. Callers must never pass bodies, tokens or secrets."""
-    record = {"time": utc_iso(time.time()), "level": level, "message": message, **fields}
-    sys.stdout.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
 
 
 def request_id(context: Any) -> str | None:

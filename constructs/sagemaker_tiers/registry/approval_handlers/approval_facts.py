@@ -23,7 +23,7 @@ from botocore.config import Config
 
 import approval_common as common
 import approval_pages as pages
-from approval_common import log
+from approval_common import logger
 
 REPORT_MAX_BYTES = 64 * 1024
 MAX_REPORTS = 4
@@ -84,7 +84,7 @@ def read_report(label: str, uri: str, metrics_bucket: str | None, region: str) -
         response = _s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{REPORT_MAX_BYTES - 1}")
         raw = response["Body"].read(REPORT_MAX_BYTES + 1)
     except Exception as exc:
-        log("WARNING", "metrics report not readable", uri=uri, error=common.error_code(exc) or type(exc).__name__)
+        logger.warning("metrics report not readable", uri=uri, error=common.error_code(exc) or type(exc).__name__)
         return pages.Report(label, uri, link, problem="The report could not be read just now.")
     total = str(response.get("ContentRange") or "").rpartition("/")[2]
     if len(raw) > REPORT_MAX_BYTES or (total.isdigit() and int(total) > REPORT_MAX_BYTES):
@@ -110,7 +110,7 @@ def _parameter(name: str) -> str | None:
     except Exception as exc:
         if common.error_code(exc) == "ParameterNotFound":
             return None
-        log("WARNING", "parameter not readable", parameter=name, error=common.error_code(exc) or type(exc).__name__)
+        logger.warning("parameter not readable", parameter=name, error=common.error_code(exc) or type(exc).__name__)
         return ""
     return None if value == "NONE" else value
 

@@ -40,7 +40,8 @@ from typing import Any
 
 import approval_tokens
 import approval_common as common
-from approval_common import MalformedEvent, log
+from approval_common import MalformedEvent, logger
+from aws_lambda_powertools.logging import correlation_paths
 
 __all__ = ["MalformedEvent", "PackageRef", "handler", "parse_event", "notify", "build_message", "review_link"]
 
@@ -174,7 +175,7 @@ def _claim_review_request(ref: PackageRef, package: dict[str, Any], config: Conf
             config.table_name, pk, state="sending", now=now, attributes=record,
             allow=f"(jti = :jti AND {stale_allow})", values=values,
         )
-    log("INFO", "the outstanding link can no longer decide; sending a new one", model_package_arn=ref.arn, previous_jti=jti)
+    logger.info("the outstanding link can no longer decide; sending a new one", model_package_arn=ref.arn, previous_jti=jti)
     return common.claim(
         config.table_name, pk, state="sending", now=now, attributes={**record, **new_request},
         allow=f"(jti = :jti AND (#s = :sent OR {stale_allow}))", values={**values, ":sent": {"S": "sent"}},
@@ -197,24 +198,24 @@ def _link_spent(item: dict[str, Any], jti: str, package: dict[str, Any], config:
 
 def notify(ref: PackageRef, config: Config, now: float) -> dict[str, Any]:
     if not ref.arn.startswith(config.arn_prefix):
-        log("WARNING", "model package of another account or region", model_package_arn=ref.arn)
+        logger.warning("model package of another account or region", model_package_arn=ref.arn)
         return {"status": "skipped", "reason": "foreign"}
     sagemaker = common.client("sagemaker")
     try:
         package = sagemaker.describe_model_package(ModelPackageName=ref.arn)
     except Exception as exc:
         if common.error_code(exc) in ("ValidationException", "ResourceNotFound"):
-            log("WARNING", "model package not found", model_package_arn=ref.arn)
+            logger.warning("model package not found", model_package_arn=ref.arn)
             return {"status": "skipped", "reason": "not-found"}
         raise
     status = package.get("ModelApprovalStatus")
     if status != common.PENDING:
-        log("INFO", "model package not pending", model_package_arn=ref.arn, approval_status=status)
+        logger.info("model package not pending", model_package_arn=ref.arn, approval_status=status)
         return {"status": "skipped", "reason": "not-pending"}
 
     held = _claim_review_request(ref, package, config, now)
     if held is None:
-        log("INFO", "already notified", model_package_arn=ref.arn)
+        logger.info("already notified", model_package_arn=ref.arn)
         return {"status": "skipped", "reason": "duplicate"}
     # A takeover continues the request it found (its link has not expired: an expired one is a new request).
     jti = held.text("jti") or ""
@@ -230,11 +231,11 @@ def notify(ref: PackageRef, config: Config, now: float) -> dict[str, Any]:
     except Exception:
         # Released for an immediate retry, keeping the token: if the publish did go out, the retry repeats the
         # same link instead of minting a second one.
-        log("ERROR", "publishing failed; releasing the claim", model_package_arn=ref.arn)
+        logger.error("publishing failed; releasing the claim", model_package_arn=ref.arn)
         try:
             common.finish(held, "sending", {"claimed_at": {"N": "0"}})
         except Exception as cleanup_exc:  # the original error matters more
-            log("ERROR", "could not release the claim", model_package_arn=ref.arn, error=type(cleanup_exc).__name__)
+            logger.error("could not release the claim", model_package_arn=ref.arn, error=type(cleanup_exc).__name__)
         raise
 
     try:
@@ -250,15 +251,17 @@ def notify(ref: PackageRef, config: Config, now: float) -> dict[str, Any]:
     except Exception as exc:
         # The email is out. The claim stays "sending" with this token: a repeated event after the lease
         # re-sends the same link, never a second one. Do not fail the invocation.
-        log("WARNING", "sent but could not mark the claim sent", model_package_arn=ref.arn, error=type(exc).__name__)
-    log("INFO", "review request sent", model_package_arn=ref.arn, jti=jti, message_id=message_id, expires_at=exp)
+        logger.warning("sent but could not mark the claim sent", model_package_arn=ref.arn, error=type(exc).__name__)
+    logger.info("review request sent", model_package_arn=ref.arn, jti=jti, message_id=message_id, expires_at=exp)
     return {"status": "sent", "jti": jti, "messageId": message_id}
 
 
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, Any]:
+    """EventBridge entry point; every log line carries the event's id as ``correlation_id``."""
     try:
         ref = parse_event(event)
     except MalformedEvent as exc:
-        log("ERROR", "malformed event", reason=str(exc), request_id=common.request_id(context))
+        logger.error("malformed event", reason=str(exc))
         raise
     return notify(ref, Config.from_env(), time.time())

@@ -42,7 +42,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import approval_common as common
-from approval_common import MalformedEvent, log
+from approval_common import MalformedEvent, logger, metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 
 __all__ = [
     "GroupBusy", "MalformedEvent", "NONE", "handler", "is_schedule", "parse_event", "parameter_name", "latest_approved",
@@ -145,7 +147,7 @@ def reconcile(group: str, config: Config) -> dict[str, Any]:
     desired = latest[0] if latest else NONE
     current = _current_value(name)
     if current == desired or (current is None and latest is None):
-        log("INFO", "approved model unchanged", group=group, parameter=name, value=current)
+        logger.info("approved model unchanged", group=group, parameter=name, value=current)
         return {"status": "unchanged", "parameter": name, "value": current}
     description = (
         f"Approved model package of group {group}: version {latest[1]}"
@@ -155,7 +157,9 @@ def reconcile(group: str, config: Config) -> dict[str, Any]:
     common.client("ssm").put_parameter(
         Name=name, Value=desired, Type="String", Overwrite=True, Description=description
     )
-    log("INFO", "approved model updated", group=group, parameter=name, previous=current, value=desired)
+    logger.info("approved model updated", group=group, parameter=name, previous=current, value=desired)
+    if latest is not None:
+        metrics.add_metric(name="Promotions", unit=MetricUnit.Count, value=1)
     return {"status": "updated", "parameter": name, "value": desired}
 
 
@@ -210,7 +214,7 @@ def reconcile_serialized(
     deadline = clock() + LOCK_WAIT_SECONDS
     while not acquire_lock(config.table_name, group, owner, clock()):
         if clock() >= deadline:
-            log("WARNING", "group lock busy", group=group, waited_seconds=LOCK_WAIT_SECONDS)
+            logger.warning("group lock busy", group=group, waited_seconds=LOCK_WAIT_SECONDS)
             raise GroupBusy(f"another promotion of group {group} held its lock for {LOCK_WAIT_SECONDS} s; retrying later")
         sleep(LOCK_POLL_SECONDS)
     try:
@@ -233,23 +237,63 @@ def reconcile_all(config: Config, owner: str) -> dict[str, Any]:
         try:
             results[group] = reconcile_serialized(group, config, owner)["status"]
         except Exception as exc:  # noqa: BLE001 - reported below, after the other groups
-            log("ERROR", "reconcile failed", group=group, error=str(exc))
+            logger.error("reconcile failed", group=group, error=str(exc))
             failed.append(group)
     if failed:
         raise RuntimeError(f"reconcile failed for {', '.join(failed)} (the others: {results})")
     return {"status": "reconciled", "groups": results}
 
 
+def pending_approvals(groups: frozenset[str]) -> int:
+    """How many model packages of ``groups`` wait for a decision (PendingManualApproval), all groups together."""
+    sagemaker = common.client("sagemaker")
+    count = 0
+    for group in sorted(groups):
+        kwargs: dict[str, Any] = {
+            "ModelPackageGroupName": group,
+            "ModelApprovalStatus": common.PENDING,
+            "MaxResults": PAGE_SIZE,
+        }
+        while True:
+            page = sagemaker.list_model_packages(**kwargs)
+            count += sum(1 for s in page.get("ModelPackageSummaryList", []) if s.get("ModelApprovalStatus", common.PENDING) == common.PENDING)
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+    return count
+
+
+def count_pending(config: Config) -> None:
+    """The ``PendingApprovals`` gauge, emitted on every run about the watched groups (each state change of a
+    watched package and each scheduled reconcile). Best effort: a failure to count is logged and never fails the reconcile."""
+    try:
+        metrics.add_metric(name="PendingApprovals", unit=MetricUnit.Count, value=pending_approvals(config.watched_groups))
+    except Exception as exc:  # noqa: BLE001 - the gauge must not fail the promotion
+        logger.warning("could not count the pending approvals", error=common.error_code(exc) or type(exc).__name__)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, Any]:
+    """EventBridge entry point (state changes and the schedule); every log line carries the event's id as
+    ``correlation_id``. Emits ``Promotions`` and ``PendingApprovals`` (embedded metric format) on return."""
+    owner = common.request_id(context) or str(uuid.uuid4())
     if is_schedule(event):
-        return reconcile_all(Config.from_env(), common.request_id(context) or str(uuid.uuid4()))
+        config = Config.from_env()
+        try:
+            return reconcile_all(config, owner)
+        finally:
+            count_pending(config)
     try:
         group = parse_event(event)
     except MalformedEvent as exc:
-        log("ERROR", "malformed event", reason=str(exc), request_id=common.request_id(context))
+        logger.error("malformed event", reason=str(exc))
         raise
     config = Config.from_env()
     if group not in config.watched_groups:
-        log("INFO", "group not watched", group=group)
+        logger.info("group not watched", group=group)
         return {"status": "ignored"}
-    return reconcile_serialized(group, config, common.request_id(context) or str(uuid.uuid4()))
+    try:
+        return reconcile_serialized(group, config, owner)
+    finally:
+        count_pending(config)

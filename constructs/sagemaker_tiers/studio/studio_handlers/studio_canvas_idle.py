@@ -12,9 +12,8 @@ What "idle" means here, exactly:
 3. With no datapoint in that window the app's idleness is unknown (``DescribeApp``'s ``LastUserActivityTimestamp``
    cannot tell: SageMaker's health checks refresh it too, so it never shows an app idle). Such an app is
    *unmeasured*: it is deleted only once it has run longer than ``UNMEASURED_LIMIT_SECONDS`` since its
-   ``CreationTime`` (a bound on what an app without the metric can cost), and every run publishes how many apps
-   were unmeasured (``sagemaker-tiers/Studio`` ``CanvasAppsWithoutIdleMetric``, dimension ``DomainId``), on which
-   the construct alarms.
+   ``CreationTime`` (a bound on what an app without the metric can cost), and every run emits how many apps
+   were unmeasured (``CanvasAppsWithoutIdleMetric``), on which the construct alarms.
 4. An app idle for *more than* ``IDLE_LIMIT_SECONDS`` is deleted with ``DeleteApp`` (its datasets and models
    stay in S3; the user relaunches Canvas in about a minute).
 
@@ -25,26 +24,37 @@ error.
 
 A malformed event raises (retries, then the on-failure queue); an AWS error on one app is logged and the
 others are still handled, then the invocation fails so the error alarm fires.
+
+Telemetry (Powertools for AWS Lambda, from the layer the construct adds): one JSON log line per event with the
+scheduled event's id as ``correlation_id``, and per run, in CloudWatch's embedded metric format under
+``POWERTOOLS_METRICS_NAMESPACE`` with the dimensions ``service`` and ``DomainId``: ``IdleShutdowns`` (apps this
+run deleted) and ``CanvasAppsWithoutIdleMetric`` (apps without the idle metric), flushed when the handler
+returns or raises. EMF needs no PutMetricData permission: CloudWatch Logs extracts the metrics.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import logging
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
-LOG = logging.getLogger()
-LOG.setLevel(logging.INFO)
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+logger = Logger(utc=True)
+metrics = Metrics()
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 NAMESPACE = "/aws/sagemaker/Canvas/AppActivity"
 METRIC = "TimeSinceLastActive"
 APP_TYPE = "Canvas"
-#: What the function publishes itself: how many running Canvas apps had no TimeSinceLastActive datapoint.
-OWN_NAMESPACE = "sagemaker-tiers/Studio"
+#: What the function emits itself: how many running Canvas apps had no TimeSinceLastActive datapoint, and how many
+#: apps it deleted.
 UNMEASURED_METRIC = "CanvasAppsWithoutIdleMetric"
+SHUTDOWNS_METRIC = "IdleShutdowns"
 
 _clients: dict[str, Any] = {}
 
@@ -111,19 +121,12 @@ def age_seconds(app: Mapping[str, Any], now: dt.datetime) -> float:
     return max(0.0, (now - created).total_seconds()) if created else 0.0
 
 
-def publish_unmeasured(cloudwatch: Any, domain_id: str, count: int, now: dt.datetime) -> None:
-    cloudwatch.put_metric_data(
-        Namespace=OWN_NAMESPACE,
-        MetricData=[
-            {
-                "MetricName": UNMEASURED_METRIC,
-                "Dimensions": [{"Name": "DomainId", "Value": domain_id}],
-                "Timestamp": now,
-                "Value": count,
-                "Unit": "Count",
-            }
-        ],
-    )
+def emit_metrics(domain_id: str, decisions: list[dict[str, Any]]) -> None:
+    """This run's ``IdleShutdowns`` and ``CanvasAppsWithoutIdleMetric`` (dimension ``DomainId``; Powertools adds
+    ``service``), flushed with the invocation. An app another check deleted first is not counted."""
+    metrics.add_dimension(name="DomainId", value=domain_id)
+    metrics.add_metric(name=SHUTDOWNS_METRIC, unit=MetricUnit.Count, value=sum(d["Action"] == "deleted" for d in decisions))
+    metrics.add_metric(name=UNMEASURED_METRIC, unit=MetricUnit.Count, value=sum(d["Source"] == "unmeasured" for d in decisions))
 
 
 def shutdown_idle_apps(
@@ -136,7 +139,7 @@ def shutdown_idle_apps(
     unmeasured_limit_seconds: int = 8 * 3600,
 ) -> list[dict[str, Any]]:
     """Delete the domain's Canvas apps idle for more than ``limit_seconds``, and unmeasured apps older than
-    ``unmeasured_limit_seconds``; publish the unmeasured count; return one decision per app."""
+    ``unmeasured_limit_seconds``; emit the counts (:func:`emit_metrics`); return one decision per app."""
     decisions: list[dict[str, Any]] = []
     errors: list[str] = []
     for app in running_canvas_apps(sagemaker, domain_id):
@@ -154,11 +157,16 @@ def shutdown_idle_apps(
             decisions.append({"UserProfileName": profile, "AppName": name, "IdleSeconds" if source == "metric" else "AgeSeconds": int(seconds),
                               "Action": action, "Source": source})
         except Exception as error:  # noqa: BLE001 - handle the other apps, then fail the invocation
-            LOG.exception("Canvas app of %s", profile)
+            logger.exception("Canvas app could not be checked or deleted", user_profile=profile)
             errors.append(f"{profile}: {error}")
-    unmeasured = sum(d["Source"] == "unmeasured" for d in decisions)
-    publish_unmeasured(cloudwatch, domain_id, unmeasured, now)
-    LOG.info(json.dumps({"DomainId": domain_id, "LimitSeconds": limit_seconds, "Unmeasured": unmeasured, "Decisions": decisions}))
+    emit_metrics(domain_id, decisions)
+    logger.info(
+        "Canvas idle check",
+        domain_id=domain_id,
+        limit_seconds=limit_seconds,
+        unmeasured=sum(d["Source"] == "unmeasured" for d in decisions),
+        decisions=decisions,
+    )
     if errors:
         raise RuntimeError(f"{len(errors)} Canvas app(s) could not be checked or deleted: {'; '.join(errors)}")
     return decisions
@@ -171,7 +179,7 @@ def _delete(sagemaker: Any, key: Mapping[str, str]) -> str:
         return "deleted"
     except Exception as error:
         if _gone(sagemaker, key):
-            LOG.info("Canvas app of %s was already being deleted: %s", key["UserProfileName"], error)
+            logger.info("Canvas app already being deleted", user_profile=key["UserProfileName"], error=str(error))
             return "already-deleted"
         raise
 
@@ -189,6 +197,8 @@ def check_event(event: Any) -> None:
         raise ValueError(f"expected an EventBridge scheduled event, got {str(event)[:200]!r}")
 
 
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     check_event(event)
     now = dt.datetime.now(dt.timezone.utc)
