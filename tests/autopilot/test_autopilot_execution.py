@@ -14,6 +14,8 @@ What is real and what is faked:
 
 from __future__ import annotations
 
+from tests.conftest import lambda_context
+
 import importlib
 import io
 import json
@@ -120,7 +122,7 @@ def world(synthesized, moto_account, candidates, monkeypatch: pytest.MonkeyPatch
             module = importlib.import_module(module_name)
             module.settings.cache_clear()
             try:
-                return json.dumps(getattr(module, handler_name)(json.loads(body), None), default=str).encode()
+                return json.dumps(getattr(module, handler_name)(json.loads(body), lambda_context(fn.function_name)), default=str).encode()
             except Exception as error:  # what the Lambda runtime returns for an unhandled error
                 response_headers["x-amz-function-error"] = "Unhandled"
                 return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()

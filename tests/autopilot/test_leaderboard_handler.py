@@ -6,7 +6,7 @@ In-process with moto (ListCandidatesForAutoMLJob added by the ``candidates`` fix
 
 from __future__ import annotations
 
-from tests.conftest import lambda_context
+from tests.conftest import emitted, lambda_context
 
 import csv
 import io
@@ -217,7 +217,7 @@ def test_unfinished_or_empty_jobs_write_nothing(aws) -> None:  # noqa: ANN001
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)
 
 
-def test_handler_reads_its_settings_from_the_environment(aws, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_handler_reads_its_settings_from_the_environment(aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
     sagemaker, s3, store = aws
     job = f"{JOB_PREFIX}-999999999999"
     create_job(sagemaker, job)
@@ -229,6 +229,9 @@ def test_handler_reads_its_settings_from_the_environment(aws, monkeypatch: pytes
     result = board.handler({"AutoMLJobName": job}, lambda_context())
 
     assert result["Leaderboard"]["Json"] == f"s3://{BUCKET}/autopilot/churn/{job}/leaderboard/leaderboard.json"
+    logs, _ = emitted(capsys.readouterr().out)
+    written = next(r for r in logs if r["message"] == "leaderboard written")
+    assert (written["level"], written["candidates"], written["best"], written["correlation_id"]) == ("INFO", 1, "only", job)
     with pytest.raises(board.LeaderboardError, match="not a job of this workflow"):
         board.handler({"AutoMLJobName": "someone-else-0123"}, lambda_context())
     board.settings.cache_clear()

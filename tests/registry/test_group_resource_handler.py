@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import import_handlers_from, lambda_context
+from tests.conftest import emitted, import_handlers_from, lambda_context
 
 import_handlers_from("registry", "group_handlers")
 
@@ -219,8 +219,15 @@ def test_a_malformed_event_raises_so_lambda_keeps_it(event) -> None:
         group.respond(event)
 
 
-def test_the_handler_answers_cloudformation(sagemaker, monkeypatch) -> None:
+def test_the_handler_answers_cloudformation(sagemaker, monkeypatch, capsys) -> None:
     sent: list = []
     monkeypatch.setattr(group, "send", lambda url, body: sent.append((url, body)))
     body = group.handler(_event("Create"), lambda_context())
     assert sent == [("https://cloudformation-custom-resource-response.example/put", body)]
+
+    out = capsys.readouterr().out
+    logs, _ = emitted(out)
+    answered = next(r for r in logs if r["message"] == "custom resource answered")
+    assert (answered["level"], answered["status"], answered["physical_resource_id"]) == ("INFO", "SUCCESS", "churn")
+    assert all(r["correlation_id"] == "req-1" for r in logs)
+    assert "custom-resource-response.example" not in out  # the presigned response URL is never logged

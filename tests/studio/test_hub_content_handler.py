@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import lambda_context
+from tests.conftest import POWERTOOLS_SERVICE_NAME, emitted, lambda_context
 
 import pytest
 
@@ -125,8 +125,17 @@ def test_a_malformed_event_raises_and_answers_nothing(event, sent) -> None:
     assert sent == []
 
 
-def test_handler_answers_cloudformation_once(sent, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_handler_answers_cloudformation_once(sent, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(hub.cr, "_client", object())  # any SageMaker call would fail: this request is refused first
-    body = hub.handler(cfn_event("Create", {**PROPS, "ModelIds": "model-a"}), lambda_context())
+    signed = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=c4n4ry5ig"
+    event = {**cfn_event("Create", {**PROPS, "ModelIds": "model-a"}), "ResponseURL": signed}
+    body = hub.handler(event, lambda_context())
     assert sent == [body]
     assert body["Status"] == "FAILED" and body["RequestId"] == "req-1" and body["LogicalResourceId"] == "Resource1"
+
+    out = capsys.readouterr().out
+    logs, _ = emitted(out)
+    answered = next(r for r in logs if r["message"] == "custom resource answered")
+    assert (answered["level"], answered["status"], answered["request_type"]) == ("INFO", "FAILED", "Create")
+    assert all(r["correlation_id"] == "req-1" and r["service"] == POWERTOOLS_SERVICE_NAME for r in logs)
+    assert "c4n4ry5ig" not in out  # CloudFormation's presigned response URL is never logged

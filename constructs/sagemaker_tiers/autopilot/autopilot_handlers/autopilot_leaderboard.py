@@ -41,7 +41,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import re
 from dataclasses import dataclass
@@ -49,8 +48,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-LOG = logging.getLogger()
-LOG.setLevel(logging.INFO)
+from aws_lambda_powertools import Logger
+
+#: Powertools' Logger (the layer the construct adds): JSON lines with the Lambda context and the job name as
+#: ``correlation_id`` (the state machine's run names the job).
+logger = Logger(utc=True)
 
 PAGE_SIZE = 100
 JOB_NAME_RE = re.compile(r"(?=.{1,32}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
@@ -121,12 +123,13 @@ def _clients() -> tuple[Any, Any]:
     return boto3.client("sagemaker"), boto3.client("s3")
 
 
+@logger.inject_lambda_context(correlation_id_path="AutoMLJobName", clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings()
     job_name = parse_event(event, config.job_name_prefix)
     sagemaker, s3 = _clients()
     result = build_leaderboard(sagemaker, s3, job_name, config)
-    LOG.info(json.dumps({"job": job_name, "candidates": result["CandidateCount"], "best": result["BestCandidate"]["CandidateName"]}))
+    logger.info("leaderboard written", job=job_name, candidates=result["CandidateCount"], best=result["BestCandidate"]["CandidateName"])
     return result
 
 

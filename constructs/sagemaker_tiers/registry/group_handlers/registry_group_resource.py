@@ -22,14 +22,16 @@ exists". This handler makes the group's name the contract instead:
 from __future__ import annotations
 
 import json
-import logging
 import re
 import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-LOG = logging.getLogger()
-LOG.setLevel(logging.INFO)
+from aws_lambda_powertools import Logger
+
+#: Powertools' Logger (the layer the construct adds): JSON lines with the Lambda context and CloudFormation's
+#: RequestId as ``correlation_id``. The request's ResponseURL (a presigned S3 URL) is never logged.
+logger = Logger(utc=True)
 
 FAILED_CREATE_PREFIX = "failed-create:"
 REQUIRED_KEYS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId", "ResourceProperties")
@@ -135,9 +137,9 @@ def create_or_adopt(want: Mapping[str, Any]) -> tuple[str, bool]:
         raise RuntimeError(
             f"model package group {want['name']} is {status}; wait until SageMaker has deleted it, then deploy again"
         )
-    LOG.info("adopting existing model package group %s (status %s)", want["name"], status)
+    logger.info("adopting an existing model package group", group=want["name"], group_status=status)
     if want["description"] and found.get("ModelPackageGroupDescription", "") != want["description"]:
-        LOG.info("the adopted group keeps its description %r", found.get("ModelPackageGroupDescription", ""))
+        logger.info("the adopted group keeps its description", group=want["name"], description=found.get("ModelPackageGroupDescription", ""))
     return found["ModelPackageGroupArn"], True
 
 
@@ -223,7 +225,7 @@ def respond(event: Mapping[str, Any]) -> dict[str, Any]:
         physical_id, data = (delete if request_type == "Delete" else apply)(event)
         status, reason = "SUCCESS", "OK"
     except Exception as error:  # noqa: BLE001 - every failure is answered, never left to time out
-        LOG.exception("%s failed", request_type)
+        logger.exception("custom resource request failed", request_type=request_type)
         status, data = "FAILED", {}
         reason = f"bad request: {error}" if isinstance(error, BadRequest) else f"{type(error).__name__}: {error}"
         physical_id = (
@@ -246,11 +248,19 @@ def send(url: str, body: Mapping[str, Any]) -> None:
     payload = json.dumps(body).encode("utf-8")
     request = urllib.request.Request(url, data=payload, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(payload))})
     with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - CloudFormation's https URL
-        LOG.info("response delivered: %s %s", body["Status"], reply.status)
+        logger.info("response delivered", status=body["Status"], http_status=reply.status)
 
 
+@logger.inject_lambda_context(correlation_id_path="RequestId", clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     body = respond(event)
-    LOG.info(json.dumps({k: body[k] for k in ("Status", "Reason", "PhysicalResourceId", "LogicalResourceId")}))
+    logger.info(
+        "custom resource answered",
+        request_type=event["RequestType"],
+        status=body["Status"],
+        reason=body["Reason"],
+        physical_resource_id=body["PhysicalResourceId"],
+        logical_resource_id=body["LogicalResourceId"],
+    )
     send(event["ResponseURL"], body)
     return body

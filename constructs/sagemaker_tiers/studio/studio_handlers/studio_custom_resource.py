@@ -1,4 +1,4 @@
-"""CloudFormation custom-resource plumbing shared by the Studio handlers (stdlib only).
+"""CloudFormation custom-resource plumbing shared by the Studio handlers (stdlib, boto3 and Powertools' Logger).
 
 Every Studio custom resource answers CloudFormation through :func:`run`:
 
@@ -8,19 +8,23 @@ Every Studio custom resource answers CloudFormation through :func:`run`:
   custom resource), and so is any AWS error;
 * physical ids: a failed Create answers ``failed-create:<RequestId>``; the Delete CloudFormation then sends for
   that id (on rollback) succeeds without calling AWS, because nothing was left behind.
+
+Logs: Powertools' Logger (``logger``), one JSON line per event; each handler's entry point is wrapped in
+:func:`entry_point`, which adds the Lambda context and CloudFormation's ``RequestId`` as ``correlation_id``. The
+request's ``ResponseURL`` is a presigned S3 URL and is never logged.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-LOG = logging.getLogger()
-LOG.setLevel(logging.INFO)
+from aws_lambda_powertools import Logger
+
+logger = Logger(utc=True)
 
 FAILED_CREATE_PREFIX = "failed-create:"
 REQUIRED_KEYS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId", "ResourceProperties")
@@ -92,7 +96,7 @@ def respond(event: Mapping[str, Any], operations: Mapping[str, Operation]) -> di
         status, reason, data = "FAILED", f"bad request: {error}", {}
         physical_id = _failed_physical_id(event)
     except Exception as error:  # noqa: BLE001 - every AWS error is answered, never left to time out
-        LOG.exception("%s failed", request_type)
+        logger.exception("custom resource request failed", request_type=request_type)
         status, reason, data = "FAILED", f"{type(error).__name__}: {error}", {}
         physical_id = _failed_physical_id(event)
     return {
@@ -120,15 +124,26 @@ def send(url: str, body: Mapping[str, Any]) -> None:
         url, data=payload, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(payload))}
     )
     with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - CloudFormation's https URL
-        LOG.info("response delivered: %s %s", body["Status"], reply.status)
+        logger.info("response delivered", status=body["Status"], http_status=reply.status)
 
 
 def run(event: Any, operations: Mapping[str, Operation]) -> dict[str, Any]:
     """Answer one custom resource request: the thin shell every Studio handler delegates to."""
     body = respond(event, operations)
-    LOG.info(json.dumps({k: body[k] for k in ("Status", "Reason", "PhysicalResourceId", "LogicalResourceId")}))
+    logger.info(
+        "custom resource answered",
+        request_type=event["RequestType"],
+        status=body["Status"],
+        reason=body["Reason"],
+        physical_resource_id=body["PhysicalResourceId"],
+        logical_resource_id=body["LogicalResourceId"],
+    )
     send(event["ResponseURL"], body)
     return body
+
+
+#: Wraps a handler's entry point: the Lambda context and CloudFormation's ``RequestId`` in every log line.
+entry_point = logger.inject_lambda_context(correlation_id_path="RequestId", clear_state=True)
 
 
 def error_code(error: Exception) -> str:

@@ -202,6 +202,7 @@ def delete(
     return event["PhysicalResourceId"], {}
 
 
+@cr.entry_point
 def handler(event: Any, context: Any) -> dict[str, Any]:
     remaining = getattr(context, "get_remaining_time_in_millis", lambda: 900_000)
     return cr.run(

@@ -93,7 +93,7 @@ def _add_all(client: Any, hub: str, ids: list[str], partition: str, region: str)
             try:
                 remove(client, hub, model_id)
             except Exception:  # noqa: BLE001 - keep undoing; the original error is what the caller sees
-                cr.LOG.exception("could not undo reference %s", model_id)
+                cr.logger.exception("could not undo a hub content reference", model_id=model_id)
         raise
     return added
 
@@ -145,5 +145,6 @@ def delete(event: Mapping[str, Any], client: Any = None) -> cr.Outcome:
     return event["PhysicalResourceId"], {}
 
 
+@cr.entry_point
 def handler(event: Any, context: Any) -> dict[str, Any]:
     return cr.run(event, {"Create": create, "Update": update, "Delete": delete})

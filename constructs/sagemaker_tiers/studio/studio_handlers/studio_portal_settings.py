@@ -120,5 +120,6 @@ def delete(event: Mapping[str, Any], client: Any = None, sleep: Callable[[float]
     return event["PhysicalResourceId"], {}
 
 
+@cr.entry_point
 def handler(event: Any, context: Any) -> dict[str, Any]:
     return cr.run(event, {"Create": create, "Update": update, "Delete": delete})
