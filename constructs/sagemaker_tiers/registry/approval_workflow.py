@@ -22,6 +22,11 @@ reconcile for every watched group every ``reconcile_interval`` (hourly by defaul
 Nothing is lost: every rule target retries for 24 hours and then goes to an encrypted dead-letter queue; async
 invocations that still fail go to an on-failure queue; alarms on both queues, on function errors and on API 5xx
 notify the administrators' topic.
+
+Observable: the functions log through Powertools for AWS Lambda (JSON lines with the event's correlation id, never a
+token, link, secret or body) and emit business metrics in CloudWatch's embedded metric format, read with
+:meth:`ApprovalWorkflow.metric_decisions`, :meth:`~ApprovalWorkflow.metric_time_to_decision`,
+:meth:`~ApprovalWorkflow.metric_promotions` and :meth:`~ApprovalWorkflow.metric_pending_approvals`.
 """
 
 from __future__ import annotations
