@@ -42,7 +42,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import import_handlers_from
+from tests.conftest import import_handlers_from, lambda_context
 from tests.sfn_support import ACCOUNT, REGION, aws_sdk_integrations_as_in_aws, physical_values, run_execution, state_machine_definition
 from tests.training.example_image_support import run_container, serving, write_csv
 
@@ -189,7 +189,7 @@ class Account:
         module = importlib.import_module(module_name)
         if hasattr(module, "common"):  # the approval handlers cache clients and the signing secret
             module.common.reset_clients()
-        return getattr(module, handler_name)(event, None)
+        return getattr(module, handler_name)(event, lambda_context(self.chain.logical_id(function)))
 
     def emails(self) -> list[dict[str, str]]:
         from moto.sns.models import sns_backends

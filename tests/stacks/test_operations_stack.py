@@ -9,6 +9,7 @@ own stack, and traced to the resource it names.
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -109,14 +110,19 @@ def construct_metrics(construct: IConstruct) -> set[Identity]:
     for name, method in inspect.getmembers(construct, inspect.ismethod):
         if not name.startswith("metric_"):
             continue
-        required = [p for p in inspect.signature(method).parameters.values() if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
-        try:
-            metric = method()
-        except ValidationError:
-            continue
-        assert not required, f"{name} takes {required}: give the test its values"
-        found |= {_identity(m, stack) for m in _metrics_of(metric)}
+        required = [p.name for p in inspect.signature(method).parameters.values() if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
+        assert set(required) <= set(METHOD_ARGUMENTS), f"{name} takes {required}: give the test its values"
+        for values in itertools.product(*(METHOD_ARGUMENTS[r] for r in required)):
+            try:
+                metric = method(**dict(zip(required, values)))
+            except ValidationError:
+                continue
+            found |= {_identity(m, stack) for m in _metrics_of(metric)}
     return found
+
+
+#: Values of the required arguments of metric methods (every value each method accepts).
+METHOD_ARGUMENTS = {"outcome": ("Approved", "Rejected")}
 
 
 def widget_sources(app: TiersApp) -> list[IConstruct]:
@@ -201,9 +207,10 @@ def test_dimensions_name_the_right_resources(synthesized, body) -> None:
         _queue_name(studio, studio.domain.failed_invocations_queue),
         _queue_name(studio, studio.hub.failure_queue),
     }
-    # The Canvas check's own metric, per domain ID
+    # The Canvas check's own metric, per domain ID and the function's Powertools service (EMF adds it)
     assert _dims_of(body, "Canvas", "CanvasAppsWithoutIdleMetric") == {
-        "DomainId": _mark(studio.stack_name, {"Fn::GetAtt": [studio.get_logical_id(studio.domain.node.default_child), "DomainId"]})
+        "DomainId": _mark(studio.stack_name, {"Fn::GetAtt": [studio.get_logical_id(studio.domain.node.default_child), "DomainId"]}),
+        "service": studio.canvas_idle.service_name,
     }
 
 
