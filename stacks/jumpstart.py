@@ -74,4 +74,7 @@ def add_jumpstart_examples(
         scope, "JumpStartRegistrationStateMachineArn", value=model.state_machine.state_machine_arn,
         description="Registers the JumpStart model as is (runs after each deployment; start it by hand with --input '{}')",
     )
+    if model.dead_letter_queue is not None:
+        CfnOutput(scope, "JumpStartDeadLetterQueueUrl", value=model.dead_letter_queue.queue_url,
+                  description="Trigger events that could not start a JumpStart registration")
     return examples

@@ -80,6 +80,11 @@ class OperationsStack(Stack):
         self.operator.add_autopilot_job(autopilot.autopilot)
         for endpoint in inference.endpoints.values():
             self.operator.add_endpoint(endpoint)
+        for model in studio.jumpstart.values():
+            self.operator.add_jumpstart_model(model)
+        self.operator.add_dead_letter_queues(
+            studio.domain.failed_invocations_queue, studio.hub.failure_queue if studio.hub is not None else None
+        )
         CfnOutput(
             self, "OperatorPolicyArn", value=self.operator.managed_policy_arn,
             description="Attach to the IAM users, groups or roles that run the sagemaker-tiers CLI",

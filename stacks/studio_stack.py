@@ -207,6 +207,13 @@ class StudioStack(Stack):
         CfnOutput(self, "DomainUrl", value=self.domain.url, description="Studio URL (open it through CreatePresignedDomainUrl or IAM Identity Center)")
         if self.hub is not None:
             CfnOutput(self, "CuratedHubName", value=self.hub.hub_name, description="Private JumpStart hub of allowlisted models")
+        # What the operator CLI's status reads: the depth of every failed-invocations queue of the Studio tier.
+        if self.domain.failed_invocations_queue is not None:
+            CfnOutput(self, "DomainFailedInvocationsQueueUrl", value=self.domain.failed_invocations_queue.queue_url,
+                      description="Studio automation (Canvas settings, cleanup, idle checks) invocations that failed every retry")
+        if self.hub is not None:
+            CfnOutput(self, "HubFailedInvocationsQueueUrl", value=self.hub.failure_queue.queue_url,
+                      description="JumpStart hub content invocations that failed every retry")
         self.jumpstart_config = read_config(JumpStartConfig, self.node)
         #: The JumpStart examples configured in cdk.json (``"as_is"``), none by default.
         self.jumpstart = add_jumpstart_examples(

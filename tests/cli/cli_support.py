@@ -122,6 +122,14 @@ def deployed_app() -> Deployed:
         {"StateMachineArn": _state_machine(app, "autopilot"), "OutputPrefix": "autopilot/", "ModelPackageGroup": "example-churn"},
     )
     app.create_stack(
+        "studio",
+        {
+            "DomainId": "d-abc123",
+            "DomainFailedInvocationsQueueUrl": _queue(app, "studio-failed-invocations"),
+            "HubFailedInvocationsQueueUrl": _queue(app, "hub-failed-invocations"),
+        },
+    )
+    app.create_stack(
         "inference",
         {
             "EndpointName": ENDPOINT,

@@ -81,6 +81,8 @@ def test_status_reports_dead_letter_depths_and_failed_runs(deployed, run) -> Non
         ("registry", "FailedInvocationsQueueUrl"): 0,
         ("training", "DeadLetterQueueUrl"): 0,
         ("inference", "DeadLetterQueueUrl"): 1,
+        ("studio", "DomainFailedInvocationsQueueUrl"): 0,
+        ("studio", "HubFailedInvocationsQueueUrl"): 0,
     }
     assert {(r["tier"], r["name"], r["status"]) for r in data["failedRuns"]} == {
         ("training", "failed-run", "FAILED"),

@@ -207,12 +207,35 @@ def test_the_operator_cli_finds_every_output_it_reads(synthesized) -> None:
     optional = {("training", "DeadLetterQueueUrl")} if tiers.training.pipeline.dead_letter_queue is None else set()
     if tiers.autopilot.autopilot.dead_letter_queue is None:
         optional.add(("autopilot", "DeadLetterQueueUrl"))
+    # The JumpStart example is off by default (tests/stacks/test_jumpstart_example.py turns it on).
+    assert tiers.studio.jumpstart == {}
+    optional |= {("studio", "JumpStartRegistrationStateMachineArn"), ("studio", "JumpStartDeadLetterQueueUrl")}
     assert {(tier, key) for tier, key in reads - optional if key not in outputs[tier]} == set()
     registry = found["registry"][1]
     assert registry["ModelPackageGroups"]["Value"] == ",".join(tiers.config.model_package_groups)
     assert registry["ParameterPrefix"]["Value"] == f"/{tiers.config.project_name}/registry"
     # `train start` validates against this output: the pipeline's own rules.
     assert json.loads(found["training"][1]["RunInputRules"]["Value"]) == tiers.training.pipeline.run_input_rules()
+
+
+def test_the_operator_cli_reports_the_depth_of_every_queue_of_the_app(synthesized) -> None:
+    # `status` reads DEAD_LETTER_OUTPUTS; every SQS queue of the app is a dead-letter or failed-invocations queue,
+    # so each must be one of those outputs (the Studio tier's two were not, before the JumpStart/dashboard wave).
+    from sagemaker_tiers.cli import discovery, status
+
+    _, outdir = synthesized
+    found = discovery.stacks_in_cdk_out(outdir)
+    reported = {
+        (found[tier][0], found[tier][1][key]["Value"]["Ref"])
+        for tier, key in status.DEAD_LETTER_OUTPUTS if tier in found and key in found[tier][1]
+    }
+    queues = {
+        (path.name.removesuffix(".template.json"), logical_id)
+        for path in outdir.glob("*.template.json")
+        for logical_id, resource in json.loads(path.read_text())["Resources"].items()
+        if resource["Type"] == "AWS::SQS::Queue"
+    }
+    assert queues and queues == reported
 
 
 def test_every_alarm_that_notifies_a_topic_may_publish_to_it_and_use_its_key(synthesized) -> None:

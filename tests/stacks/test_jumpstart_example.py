@@ -57,6 +57,24 @@ def test_on_it_registers_into_its_group_and_the_endpoint_reads_jumpstart_artifac
     assert "models/example-churn/" not in policies
 
 
+
+def test_on_the_operator_cli_may_list_its_registrations() -> None:
+    # `sagemaker-tiers status` reports failed runs of the registration state machine and its queue's depth.
+    from aws_cdk import Stack
+
+    from sagemaker_tiers.cli import status
+    from sagemaker_tiers.operations import OperatorPolicy
+
+    assert ("studio", "JumpStartRegistrationStateMachineArn") in status.STATE_MACHINE_OUTPUTS
+    app, *_, studio = _stacks(jumpstart_model_package_group=GROUP)
+    operations = Stack(app, "Operations")
+    operator = OperatorPolicy(operations, "Operator", stacks=[studio])
+    operator.add_jumpstart_model(studio.jumpstart["as_is"])
+    statements = Template.from_stack(operations).to_json()["Resources"]
+    (policy,) = [r for r in statements.values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    runs = next(s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "JumpStartRuns")
+    assert runs["Action"] == "states:ListExecutions" and "Fn::ImportValue" in json.dumps(runs["Resource"])
+
 @pytest.mark.parametrize(
     ("context", "message"),
     [

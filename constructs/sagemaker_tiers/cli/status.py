@@ -22,12 +22,16 @@ DEAD_LETTER_OUTPUTS = (
     ("training", "DeadLetterQueueUrl"),
     ("autopilot", "DeadLetterQueueUrl"),
     ("inference", "DeadLetterQueueUrl"),
+    ("studio", "DomainFailedInvocationsQueueUrl"),
+    ("studio", "HubFailedInvocationsQueueUrl"),
+    ("studio", "JumpStartDeadLetterQueueUrl"),
 )
 #: State machines whose failed runs are reported: (tier, output key).
 STATE_MACHINE_OUTPUTS = (
     ("training", "StateMachineArn"),
     ("autopilot", "StateMachineArn"),
     ("inference", "DeploymentStateMachineArn"),
+    ("studio", "JumpStartRegistrationStateMachineArn"),
 )
 #: Execution statuses that count as a failed run.
 FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")

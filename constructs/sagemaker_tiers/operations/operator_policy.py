@@ -25,6 +25,7 @@ from sagemaker_tiers.core.validation import ValidationError
 if TYPE_CHECKING:
     from sagemaker_tiers.autopilot import AutopilotJob
     from sagemaker_tiers.inference import ApprovedModelEndpoint
+    from sagemaker_tiers.jumpstart import JumpStartModelVersion
     from sagemaker_tiers.registry import ApprovalWorkflow
     from sagemaker_tiers.training import TrainingPipeline
 
@@ -152,6 +153,17 @@ class OperatorPolicy(Construct):
             [self._arn("ssm", "parameter", endpoint.deployed_model_parameter_name.lstrip("/"))],
         )
         self._queues("DeploymentQueues", [endpoint.dead_letter_queue])
+
+    def add_jumpstart_model(self, model: JumpStartModelVersion) -> None:
+        """``status``: failed registrations of a JumpStart model (states:ListExecutions on its state machine) and
+        its trigger dead-letter queue."""
+        self._statement("JumpStartRuns", ["states:ListExecutions"], [model.state_machine.state_machine_arn])
+        self._queues("JumpStartQueues", [model.dead_letter_queue])
+
+    def add_dead_letter_queues(self, *queues: sqs.IQueue | None) -> None:
+        """``status``: the depth of further dead-letter or failed-invocations queues (a Studio domain's, a curated
+        hub's: ``sqs:GetQueueAttributes``); ``None`` entries are skipped."""
+        self._queues("OtherQueues", list(queues))
 
     # -- helpers ------------------------------------------------------------------------------------------------
 
