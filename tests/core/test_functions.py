@@ -190,3 +190,25 @@ def test_the_service_defaults_to_the_owning_construct_path(parts) -> None:
     env = props["Environment"]["Variables"]
     assert env["POWERTOOLS_SERVICE_NAME"] == "Factory"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "sagemaker-tiers"
+
+
+# ---------------------------------------------------------------- the handlers' side
+
+
+HANDLER_FOLDERS = sorted(p for p in (ROOT / "constructs" / "sagemaker_tiers").glob("*/*_handlers") if p.is_dir())
+#: What Powertools replaced: hand-written logging, stdout writes, metrics by API call.
+HAND_WRITTEN = (r"logging\.getLogger", r"^import logging", r"sys\.stdout\.write", r"(?<![\w.])print\(", r"put_metric_data", r"^def log\(")
+
+
+def test_every_handler_logs_through_powertools_with_the_lambda_context() -> None:
+    entry_points = 0
+    for folder in HANDLER_FOLDERS:
+        for module in sorted(folder.glob("*.py")):
+            text = module.read_text()
+            where = module.relative_to(ROOT)
+            assert not [h for h in HAND_WRITTEN if re.search(h, text, re.M)], f"{where} writes logs or metrics by hand: use Powertools"
+            if "\ndef handler(" in text:
+                entry_points += 1
+                decorated = re.search(r"\n((?:@[^\n]+\n)+)def handler\(", text)
+                assert decorated and re.search(r"inject_lambda_context|@cr\.entry_point", decorated.group(1)), where
+    assert entry_points >= 10
