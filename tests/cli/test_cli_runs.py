@@ -417,6 +417,7 @@ def test_leaderboard_image_is_an_svg_bar_chart_one_bar_per_candidate_in_rank_ord
     bars = _bars(image)
     assert [(b["rank"], b["candidate"]) for b in bars] == [("1", "c-best"), ("2", "c-mid"), ("3", "c-low"), ("", "c-failed")]
     assert [b["value"] for b in bars] == ["0.83", "0.77", "0.61", "no value"]
+    assert [b["label"] for b in bars] == ["1. c-best", "2. c-mid", "3. c-low", "c-failed (not ranked)"]
     widths = [b["width"] for b in bars]
     assert widths[0] > widths[1] > widths[2] > 0 and widths[3] == 0
     assert widths[1] / widths[0] == pytest.approx(0.77 / 0.83, rel=1e-3)  # proportional, from zero

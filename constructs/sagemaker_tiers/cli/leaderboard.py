@@ -91,7 +91,7 @@ def svg_chart(rows: list[dict[str, Any]], metric: str, direction: str, best: str
         name = str(row.get("candidate_name"))
         rank = row.get("rank")
         is_best = name == best
-        label = f"{rank if rank is not None else '-'}. {name}"
+        label = f"{rank}. {name}" if rank is not None else f"{name} (not ranked)"
         if isinstance(value, (int, float)):
             x1 = _SVG_LABEL_WIDTH + (float(value) - low) / span * area
             x, width = min(zero_x, x1), abs(x1 - zero_x)
