@@ -194,6 +194,6 @@ def test_every_task_request_and_path_passes_the_request_shape_gate(synthesized):
     from scripts.request_shapes import check_template
 
     summary = check_template("JumpStartTest", synthesized.template_json)
-    assert summary.state_machines == len(synthesized.models)
+    assert summary.state_machines == len(synthesized.models) + len(synthesized.tunings)
     assert summary.findings == [], "\n".join(str(f) for f in summary.findings)
     assert summary.tasks_checked >= 4 * len(synthesized.models)

@@ -45,6 +45,8 @@ EULA_NOT_ACCEPTED = "JumpStart.EulaNotAccepted"
 NOT_SERVABLE = "JumpStart.ModelNotServable"
 TRAINING_NOT_SUPPORTED = "JumpStart.TrainingNotSupported"
 UNKNOWN_HYPERPARAMETER = "JumpStart.UnknownHyperparameter"
+INSTANCE_TYPE_NOT_SUPPORTED = "JumpStart.InstanceTypeNotSupported"
+ISOLATION_NOT_SUPPORTED = "JumpStart.NetworkIsolationNotSupported"
 
 
 def validate_model(prop_prefix: str, hub: CuratedHub, model_id: str, model_version: str | None, accept_eula: str | None) -> bool:
@@ -288,8 +290,9 @@ def grant_publish(role: iam.IGrantable, topic: sns.ITopic, stack: Stack) -> None
 
 
 def id_fragment(model_id: str, length: int) -> str:
-    """A lowercase fragment of ``model_id`` for generated names."""
-    return re.sub(r"-{2,}", "-", model_id.lower())[:length].strip("-")
+    """A lowercase fragment of ``model_id`` (or a construct id) for generated names: letters, digits and '-'."""
+    text = re.sub(r"[^a-z0-9-]", "", model_id.lower())
+    return re.sub(r"-{2,}", "-", text)[:length].strip("-")
 
 
 def require_mime_types(prop: str, types: Sequence[str]) -> list[str]:

@@ -10,9 +10,7 @@ from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -22,10 +20,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from sagemaker_tiers.core import defaults as lib_defaults
-from sagemaker_tiers.core.delivery import alarm_on_any, encrypted_topic, last_stop_queue
+from sagemaker_tiers.core.delivery import encrypted_topic
 from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import ValidationError, require_customer_managed_key
 from sagemaker_tiers.jumpstart import _hub_content as hc
+from sagemaker_tiers.jumpstart import _runs
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 from sagemaker_tiers.studio.hub import PUBLIC_HUB, CuratedHub
 
@@ -396,51 +395,36 @@ class JumpStartModelVersion(Construct):
         )
 
     def _triggers(self, on_deploy: bool, schedule: events.Schedule | None, key: kms.IKey) -> None:
-        triggers = Construct(self, "Triggers")
-        self.dead_letter_queue = last_stop_queue(
-            triggers, "DeadLetterQueue", encryption_key=key, holds="trigger events that could not start a registration run"
-        )
-
-        def target(trigger: dict[str, Any]) -> targets.SfnStateMachine:
-            return targets.SfnStateMachine(
-                self.state_machine,
-                input=events.RuleTargetInput.from_object({"trigger": trigger}),
-                dead_letter_queue=self.dead_letter_queue,
-                retry_attempts=20,
-                max_event_age=Duration.hours(6),
-            )
-
+        rules: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
         if on_deploy:
-            self.deploy_rule = events.Rule(
-                triggers,
+            rules.append((
                 "Deployed",
-                description=f"Registers JumpStart model {self.model_id} after each deployment of its stack",
-                event_pattern=events.EventPattern(
+                f"Registers JumpStart model {self.model_id} after each deployment of its stack",
+                {"event_pattern": events.EventPattern(
                     source=["aws.cloudformation"],
                     detail_type=["CloudFormation Stack Status Change"],
                     detail={"stack-id": [self._stack.stack_id], "status-details": {"status": list(DEPLOYED_STATUSES)}},
-                ),
-                targets=[target({"source": "deployment", "status": events.EventField.from_path("$.detail.status-details.status")})],
-            )
+                )},
+                {"source": "deployment", "status": events.EventField.from_path("$.detail.status-details.status")},
+            ))
         if schedule is not None:
-            self.schedule_rule = events.Rule(
-                triggers,
+            rules.append((
                 "Schedule",
-                description=f"Registers the newest version of JumpStart model {self.model_id} on a schedule",
-                schedule=schedule,
-                targets=[target({"source": "schedule", "time": events.EventField.time})],
-            )
+                f"Registers the newest version of JumpStart model {self.model_id} on a schedule",
+                {"schedule": schedule},
+                {"source": "schedule", "time": events.EventField.time},
+            ))
+        self.dead_letter_queue, made = _runs.trigger_rules(
+            self, self.state_machine, key, holds="trigger events that could not start a registration run", rules=rules
+        )
+        self.deploy_rule = made.get("Deployed")
+        self.schedule_rule = made.get("Schedule")
 
     def _alarms(self) -> None:
-        alarms = Construct(self, "Alarms")
-        action = cw_actions.SnsAction(self.topic)
-        specs: list[tuple[str, cw.Metric, str]] = [
+        specs: list[tuple[str, cw.IMetric, str]] = [
             ("ExecutionsFailed", self.metric_executions_failed(), f"Registration runs of JumpStart model {self.model_id} failed"),
             ("ExecutionsTimedOut", self.metric_executions_timed_out(), f"Registration runs of JumpStart model {self.model_id} timed out"),
         ]
         if self.dead_letter_queue is not None:
             specs.append(("UndeliveredTriggers", self.metric_undelivered_triggers(), "Trigger events could not start a JumpStart registration run"))
-        self.alarms: dict[str, cw.Alarm] = {
-            alarm_id: alarm_on_any(alarms, alarm_id, metric, description=description, action=action)
-            for alarm_id, metric, description in specs
-        }
+        self.alarms: dict[str, cw.Alarm] = _runs.run_alarms(self, self.topic, specs)
