@@ -215,7 +215,7 @@ class StudioStack(Stack):
             CfnOutput(self, "HubFailedInvocationsQueueUrl", value=self.hub.failure_queue.queue_url,
                       description="JumpStart hub content invocations that failed every retry")
         self.jumpstart_config = read_config(JumpStartConfig, self.node)
-        #: The JumpStart examples configured in cdk.json (``"as_is"``), none by default.
+        #: The JumpStart examples configured in cdk.json (``"as_is"``, ``"fine_tuned"``), none by default.
         self.jumpstart = add_jumpstart_examples(
-            self, self.jumpstart_config, hub=self.hub, registry=registry, key=key, topic=topic
+            self, self.jumpstart_config, hub=self.hub, registry=registry, foundation=foundation, topic=topic
         )

@@ -16,10 +16,11 @@ from stacks.studio_stack import StudioStack
 from tests.conftest import app_context, base_stacks
 
 GROUP = "example-jumpstart-text"
+TUNED = "example-jumpstart-tuned"
 
 
 def _stacks(**context: object):  # type: ignore[no-untyped-def]
-    app = App(context=app_context(model_package_groups=["example-churn", GROUP], **context))
+    app = App(context=app_context(model_package_groups=["example-churn", GROUP, TUNED], **context))
     config, foundation, registry = base_stacks(app)
     studio = StudioStack(app, "Studio", config=config, foundation=foundation, registry=registry)
     return app, config, foundation, registry, studio
@@ -39,7 +40,7 @@ def served():  # type: ignore[no-untyped-def]
 
 
 def test_off_by_default() -> None:
-    assert JumpStartConfig().jumpstart_model_package_group == ""
+    assert JumpStartConfig().jumpstart_model_package_group == "" and JumpStartConfig().jumpstart_finetune_model_package_group == ""
     *_, studio = _stacks()
     assert studio.jumpstart == {}
     assert Template.from_stack(studio).find_resources("AWS::StepFunctions::StateMachine") == {}
@@ -75,6 +76,22 @@ def test_on_the_operator_cli_may_list_its_registrations() -> None:
     runs = next(s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "JumpStartRuns")
     assert runs["Action"] == "states:ListExecutions" and "Fn::ImportValue" in json.dumps(runs["Resource"])
 
+
+def test_fine_tuning_example_trains_on_the_configured_prefix_and_its_output_is_served() -> None:
+    app, config, foundation, registry, studio = _stacks(
+        jumpstart_finetune_model_package_group=TUNED, jumpstart_finetune_hyperparameters=["epochs=2", "learning_rate=0.0002"],
+        inference_group=TUNED, inference_instance_type="ml.g5.2xlarge",
+    )
+    tuned = studio.jumpstart["fine_tuned"]
+    assert tuned.hyperparameters == {"epochs": "2", "learning_rate": "0.0002"}
+    assert tuned.dataset_prefix == "datasets/example-jumpstart/" and tuned.output_prefix == "models/example-jumpstart/"
+    inference = InferenceStack(
+        app, "Inference", config=config, foundation=foundation, registry=registry, model_sources=list(studio.jumpstart.values())
+    )
+    policies = json.dumps([r["Properties"] for r in Template.from_stack(inference).find_resources("AWS::IAM::Policy").values()])
+    assert "/models/example-jumpstart/*" in policies
+
+
 @pytest.mark.parametrize(
     ("context", "message"),
     [
@@ -83,7 +100,14 @@ def test_on_the_operator_cli_may_list_its_registrations() -> None:
         ({"jumpstart_model_package_group": "fraud"}, r"jumpstart_model_package_group must be one of the registry's groups"),
         ({"jumpstart_model_package_group": GROUP, "studio_jumpstart_model_ids": []}, r"jumpstart_model_package_group needs a curated hub"),
         ({"jumpstart_model_version": "latest"}, r"jumpstart_model_version must be a JumpStart version.*got 'latest'"),
-        ({"jumpstart_model_package_group": GROUP, "jumpstart_accept_eula": "pytorch-ic-mobilenet-v2"}, r"accept_eula must repeat the model id"),
+        ({"jumpstart_model_package_group": GROUP, "jumpstart_accept_eula": "pytorch-ic-mobilenet-v2"},
+         r"jumpstart_accept_eula must name the model of an enabled JumpStart example \(huggingface-text2text-flan-t5-base\).*got 'pytorch-ic-mobilenet-v2'"),
+        ({"jumpstart_finetune_model_package_group": GROUP, "jumpstart_finetune_hyperparameters": ["epochs"]},
+         r"jumpstart_finetune_hyperparameters entries must look like 'name=value', got 'epochs'"),
+        ({"jumpstart_finetune_model_package_group": GROUP, "jumpstart_finetune_instance_type": "g5.2xlarge"},
+         r"jumpstart_finetune_instance_type must be a SageMaker training instance type"),
+        ({"jumpstart_finetune_model_package_group": GROUP, "jumpstart_finetune_output_prefix": "models/x"},
+         r"jumpstart_finetune_output_prefix"),
     ],
 )
 def test_bad_keys_fail_at_synth_naming_them(context: dict, message: str) -> None:
