@@ -68,6 +68,13 @@ class OperationsStack(Stack):
                 )
             )
         sections.append(DashboardSection("Studio and Canvas", studio_sources, "Studio automation and Canvas idle shutdown"))
+        if studio.jumpstart:
+            sections.append(
+                DashboardSection(
+                    "JumpStart", list(studio.jumpstart.values()),
+                    "JumpStart registrations and fine-tuning runs by outcome, how long they take, triggers that could not start one",
+                )
+            )
         self.dashboard = TiersDashboard(self, "Dashboard", dashboard_name=f"{config.project_name}-operations", sections=sections)
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name, description="CloudWatch dashboard of every tier")
         CfnOutput(self, "DashboardUrl", value=self.dashboard.dashboard_url, description="The dashboard in the CloudWatch console")

@@ -197,3 +197,16 @@ def test_every_task_request_and_path_passes_the_request_shape_gate(synthesized):
     assert summary.state_machines == len(synthesized.models) + len(synthesized.tunings)
     assert summary.findings == [], "\n".join(str(f) for f in summary.findings)
     assert summary.tasks_checked >= 4 * len(synthesized.models)
+
+
+def test_dashboard_widgets_show_the_runs_from_the_constructs_own_metrics(synthesized):
+    import json as _json
+
+    from aws_cdk import Stack
+
+    for construct, expected in ((synthesized.models["open"], 3), (synthesized.models["gated"], 2), (synthesized.tunings["overrides"], 3)):
+        widgets = construct.widgets()
+        assert len(widgets) == expected  # runs by outcome, duration, and dead letters when triggered
+        rendered = _json.dumps(Stack.of(construct).resolve([w.to_json() for w in widgets]))
+        assert "AWS/States" in rendered and synthesized.logical_id(construct.state_machine) in rendered
+        assert construct.runs_title in rendered

@@ -113,3 +113,25 @@ def test_fine_tuning_example_trains_on_the_configured_prefix_and_its_output_is_s
 def test_bad_keys_fail_at_synth_naming_them(context: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         _stacks(**context)
+
+
+def test_with_both_examples_the_whole_app_passes_the_gates_and_the_dashboard_shows_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The app as `cdk synth` builds it (cdk-nag and Control Tower at synth), with both examples and a real-time
+    # endpoint serving the fine-tuned group; the dashboard gets a JumpStart section from the constructs' widgets.
+    from stacks.app import add_nag_checks, build_app
+
+    app = App(outdir=str(tmp_path), context=app_context(
+        model_package_groups=["example-churn", GROUP, TUNED], jumpstart_model_package_group=GROUP,
+        jumpstart_finetune_model_package_group=TUNED, inference_group=TUNED, inference_instance_type="ml.g5.2xlarge",
+    ))
+    add_nag_checks(app)
+    tiers = build_app(app)
+    app.synth()  # raises on any unacknowledged finding
+    ops = tiers.operations
+    resource = Template.from_stack(ops).to_json()["Resources"][ops.get_logical_id(ops.dashboard.dashboard.node.default_child)]
+    text = json.dumps(resource["Properties"]["DashboardBody"])
+    assert "## JumpStart" in text
+    sources = list(tiers.studio.jumpstart.values())
+    assert {type(s).__name__ for s in sources} == {"JumpStartModelVersion", "JumpStartFineTuning"}
+    for source in sources:
+        assert source.runs_title in text  # each construct's own widgets (titles name the model and what runs)

@@ -56,7 +56,7 @@ TRAINING_CHANNEL, VALIDATION_CHANNEL, MODEL_CHANNEL, CODE_CHANNEL = "training", 
 _JOB_PREFIX = r"[a-z0-9](-*[a-z0-9]){0,23}"
 
 
-class JumpStartFineTuning(Construct):
+class JumpStartFineTuning(_runs.RunMetrics, Construct):
     """Fine-tune an allowlisted JumpStart model on a dataset prefix of the ML bucket, then register the fine-tuned
     model as a version of a model package group, pending approval.
 
@@ -239,6 +239,7 @@ class JumpStartFineTuning(Construct):
             )
         super().__init__(scope, id)
         self.model_id = model_id
+        self.runs_title = f"JumpStart fine-tuning {model_id}"
         self.model_version = model_version
         self.model_package_group = model_package_group
         self.bucket = bucket
@@ -347,31 +348,7 @@ class JumpStartFineTuning(Construct):
             specs.append(("UndeliveredTriggers", self.metric_undelivered_triggers(), "Trigger events could not start a fine-tuning run"))
         self.alarms = _runs.run_alarms(self, self.topic, specs)
 
-    # -- public API ---------------------------------------------------------------------------------------
-
-    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` start fine-tuning runs (``states:StartExecution`` on this state machine only)."""
-        return self.state_machine.grant_start_execution(grantee)
-
-    def metric_executions_failed(self, **props: Any) -> cw.Metric:
-        """Runs that failed (refusals included)."""
-        return self.state_machine.metric_failed(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_timed_out(self, **props: Any) -> cw.Metric:
-        """Runs that exceeded the state machine's timeout."""
-        return self.state_machine.metric_timed_out(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_succeeded(self, **props: Any) -> cw.Metric:
-        """Runs that registered a fine-tuned model."""
-        return self.state_machine.metric_succeeded(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_undelivered_triggers(self, **props: Any) -> cw.Metric:
-        """Trigger events that could not start a run (messages in the dead-letter queue)."""
-        if self.dead_letter_queue is None:
-            raise ValidationError("metric_undelivered_triggers needs a schedule or trigger_on_new_data, got neither")
-        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-            **{"period": Duration.minutes(5), "statistic": "Maximum", **props}
-        )
+    # -- public API (runs: grant_start_execution, metric_*, widgets from _runs.RunMetrics) -------------------------
 
     # -- the state machine ---------------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ DEPLOYED_STATUSES: tuple[str, ...] = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 RECENT_VERSIONS = 100
 
 
-class JumpStartModelVersion(Construct):
+class JumpStartModelVersion(_runs.RunMetrics, Construct):
     """Register an allowlisted JumpStart model, as it is, as a version of a model package group, pending approval.
 
     The version then goes through the registry's approval workflow like any trained model, and
@@ -134,6 +134,7 @@ class JumpStartModelVersion(Construct):
             raise ValidationError(f"notification_topic must be an sns.ITopic, got {notification_topic!r}")
         super().__init__(scope, id)
         self.model_id = model_id
+        self.runs_title = f"JumpStart registration {model_id}"
         self.model_version = model_version
         self.model_package_group = model_package_group
         self.eula_accepted = accepted
@@ -166,36 +167,12 @@ class JumpStartModelVersion(Construct):
             self._triggers(register_on_deploy, schedule, encryption_key)
         self._alarms()
 
-    # -- public API ---------------------------------------------------------------------------------------
-
-    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` start registration runs (``states:StartExecution`` on this state machine only)."""
-        return self.state_machine.grant_start_execution(grantee)
+    # -- public API (runs: grant_start_execution, metric_*, widgets from _runs.RunMetrics) -------------------------
 
     def grant_read_model_data(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (an endpoint's model role) read the artifacts this version's container downloads:
         JumpStart's regional artifact buckets, read-only."""
         return hc.grant_artifacts_read(grantee, reason=f"The model role reads the JumpStart model {self.model_id}'s artifacts.")
-
-    def metric_executions_failed(self, **props: Any) -> cw.Metric:
-        """Runs that failed (refusals included)."""
-        return self.state_machine.metric_failed(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_timed_out(self, **props: Any) -> cw.Metric:
-        """Runs that exceeded the state machine's timeout."""
-        return self.state_machine.metric_timed_out(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_succeeded(self, **props: Any) -> cw.Metric:
-        """Runs that registered the version or found it registered."""
-        return self.state_machine.metric_succeeded(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_undelivered_triggers(self, **props: Any) -> cw.Metric:
-        """Trigger events that could not start a run after every retry (messages in the dead-letter queue)."""
-        if self.dead_letter_queue is None:
-            raise ValidationError("metric_undelivered_triggers needs register_on_deploy or a schedule, got neither")
-        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-            **{"period": Duration.minutes(5), "statistic": "Maximum", **props}
-        )
 
     # -- the state machine ---------------------------------------------------------------------------------
 
