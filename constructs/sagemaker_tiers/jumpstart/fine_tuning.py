@@ -48,6 +48,8 @@ from sagemaker_tiers.jumpstart import _runs
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 from sagemaker_tiers.studio.hub import CuratedHub
 from sagemaker_tiers.training.instance_types import require_training_instance_type
+# The Training Job tier's readings of a bucket's EventBridge setting and of EventBridge's wildcard escaping.
+from sagemaker_tiers.training.training_pipeline import _escape_wildcard, _sends_events_to_eventbridge
 
 Completion = Literal["sync", "poll"]
 #: Channels a JumpStart training script reads (the SageMaker Python SDK's JumpStart estimator uses these names):
@@ -205,9 +207,11 @@ class JumpStartFineTuning(_runs.RunMetrics, Construct):
             prefixes.append(("checkpoint_prefix", checkpoint_prefix))
         for prop, prefix in prefixes:
             require_s3_folder(prop, prefix)
+        # The job writes the output and checkpoints: neither may sit inside (or contain) a prefix it reads, or each other.
+        writable = {"output_prefix", "checkpoint_prefix"}
         for i, (prop, prefix) in enumerate(prefixes):
             for other_prop, other in prefixes[i + 1 :]:
-                if prefix.startswith(other) or other.startswith(prefix):
+                if (prop in writable or other_prop in writable) and (prefix.startswith(other) or other.startswith(prefix)):
                     raise ValidationError(f"{prop} must not overlap {other_prop} (the job writes output and checkpoints), got {prefix!r} and {other!r}")
         overrides = dict(hyperparameters or {})
         validate_hyperparameters(overrides)
@@ -324,7 +328,7 @@ class JumpStartFineTuning(_runs.RunMetrics, Construct):
             rules.append(("Schedule", f"Fine-tunes JumpStart model {model_id} on a schedule", {"schedule": schedule},
                           {"source": "schedule", "time": events.EventField.time}))
         if trigger_on_new_data:
-            key_pattern = events.Match.wildcard(f"{_escape(dataset_prefix)}*{_escape(new_data_suffix)}") if new_data_suffix else events.Match.prefix(dataset_prefix)
+            key_pattern = events.Match.wildcard(f"{_escape_wildcard(dataset_prefix)}*{_escape_wildcard(new_data_suffix)}") if new_data_suffix else events.Match.prefix(dataset_prefix)
             rules.append((
                 "NewData",
                 f"Fine-tunes JumpStart model {model_id} when new data lands under {dataset_prefix}",
@@ -740,26 +744,3 @@ def _default_job_prefix(scope: Construct, id: str) -> str:
     path = f"{scope.node.path}/{id}"
     base = hc.id_fragment(id, 15) or "jumpstart"
     return f"{base.strip('-')}-{hashlib.sha256(path.encode()).hexdigest()[:8]}"
-
-
-def _escape(text: str) -> str:
-    """EventBridge wildcard patterns treat '*' as a wildcard and '\\' as the escape character."""
-    return text.replace("\\", "\\\\").replace("*", "\\*")
-
-
-def _sends_events_to_eventbridge(bucket: MlBucket) -> bool:
-    from aws_cdk import aws_s3 as s3
-
-    cfn = bucket.node.default_child
-    if not isinstance(cfn, s3.CfnBucket):
-        return False
-    config = cfn.notification_configuration
-    if config is None:
-        return False
-    if isinstance(config, s3.CfnBucket.NotificationConfigurationProperty):
-        eventbridge = config.event_bridge_configuration
-        if isinstance(eventbridge, s3.CfnBucket.EventBridgeConfigurationProperty):
-            return bool(eventbridge.event_bridge_enabled)
-        return eventbridge is not None
-    return True
-
