@@ -169,6 +169,13 @@ def test_a_gated_model_with_acceptance_trains_with_it_uncompressed_as_its_docume
     assert (source["S3DataType"], source["CompressionType"]) == ("S3Prefix", "None")
 
 
+def test_a_document_without_training_artifacts_is_refused_as_not_trainable(account):
+    del account.hub.documents[docs.OPEN_MODEL][1]["TrainingScriptUri"]
+    result = account.run("defaults")
+    assert result["status"] == "FAILED" and result["error"] == TRAINING_NOT_SUPPORTED
+    assert "TrainingScriptUri" in result["cause"] and account.jobs == []
+
+
 def test_an_instance_type_the_model_does_not_train_on_is_refused(account):
     account.hub.documents[docs.OPEN_MODEL][1]["SupportedTrainingInstanceTypes"] = ["ml.p3.2xlarge"]
     result = account.run("defaults")

@@ -78,7 +78,8 @@ class JumpStartFineTuning(_runs.RunMetrics, Construct):
     2. Refusals, before anything is created, each failing the run with its own error after notifying
        ``notification_topic``: a model without ``TrainingSupported`` (``JumpStart.TrainingNotSupported``); a gated
        model without ``accept_eula`` (``JumpStart.EulaNotAccepted``); a document without a training image, script or
-       base artifacts, or without a hosting image (``JumpStart.ModelNotServable``: the result could not be served);
+       base artifacts (``JumpStart.TrainingNotSupported``), or without a hosting image or supported inference instance
+       types (``JumpStart.ModelNotServable``: the result could not be served);
        ``instance_type`` not in the document's ``SupportedTrainingInstanceTypes``
        (``JumpStart.InstanceTypeNotSupported``); network isolation asked for a model whose document says
        ``TrainingEnableNetworkIsolation: false`` (``JumpStart.NetworkIsolationNotSupported``); a ``hyperparameters``
@@ -412,9 +413,9 @@ class JumpStartFineTuning(_runs.RunMetrics, Construct):
             sfn.Condition.not_(sfn.Condition.boolean_equals("$.document.TrainingSupported", True)), not_trainable
         )
         for state_id, field, error in (
-            ("NoTrainingImage", "TrainingEcrUri", hc.NOT_SERVABLE),
-            ("NoTrainingScript", "TrainingScriptUri", hc.NOT_SERVABLE),
-            ("NoBaseArtifacts", "TrainingArtifactUri", hc.NOT_SERVABLE),
+            ("NoTrainingImage", "TrainingEcrUri", hc.TRAINING_NOT_SUPPORTED),
+            ("NoTrainingScript", "TrainingScriptUri", hc.TRAINING_NOT_SUPPORTED),
+            ("NoBaseArtifacts", "TrainingArtifactUri", hc.TRAINING_NOT_SUPPORTED),
             ("NoHostingImage", "HostingEcrUri", hc.NOT_SERVABLE),
             ("NoInferenceInstanceTypes", "SupportedInferenceInstanceTypes", hc.NOT_SERVABLE),
         ):
