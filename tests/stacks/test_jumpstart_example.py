@@ -135,3 +135,14 @@ def test_with_both_examples_the_whole_app_passes_the_gates_and_the_dashboard_sho
     assert {type(s).__name__ for s in sources} == {"JumpStartModelVersion", "JumpStartFineTuning"}
     for source in sources:
         assert source.runs_title in text  # each construct's own widgets (titles name the model and what runs)
+
+    # `sagemaker-tiers status` reports every queue's depth and every state machine's failed runs of the Studio
+    # stack through its outputs, also with both examples on (the fine-tuning ones were missing at first).
+    from sagemaker_tiers.cli import status
+
+    studio = Template.from_stack(tiers.studio).to_json()
+    outputs = studio["Outputs"]
+    for kind, wanted in (("AWS::SQS::Queue", status.DEAD_LETTER_OUTPUTS), ("AWS::StepFunctions::StateMachine", status.STATE_MACHINE_OUTPUTS)):
+        reported = {outputs[key]["Value"]["Ref"] for tier, key in wanted if tier == "studio" and key in outputs}
+        present = {logical_id for logical_id, r in studio["Resources"].items() if r["Type"] == kind}
+        assert present and reported == present, kind

@@ -25,6 +25,7 @@ DEAD_LETTER_OUTPUTS = (
     ("studio", "DomainFailedInvocationsQueueUrl"),
     ("studio", "HubFailedInvocationsQueueUrl"),
     ("studio", "JumpStartDeadLetterQueueUrl"),
+    ("studio", "JumpStartFineTuningDeadLetterQueueUrl"),
 )
 #: State machines whose failed runs are reported: (tier, output key).
 STATE_MACHINE_OUTPUTS = (
@@ -32,6 +33,7 @@ STATE_MACHINE_OUTPUTS = (
     ("autopilot", "StateMachineArn"),
     ("inference", "DeploymentStateMachineArn"),
     ("studio", "JumpStartRegistrationStateMachineArn"),
+    ("studio", "JumpStartFineTuningStateMachineArn"),
 )
 #: Execution statuses that count as a failed run.
 FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
