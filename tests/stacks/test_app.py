@@ -209,7 +209,10 @@ def test_the_operator_cli_finds_every_output_it_reads(synthesized) -> None:
         optional.add(("autopilot", "DeadLetterQueueUrl"))
     # The JumpStart example is off by default (tests/stacks/test_jumpstart_example.py turns it on).
     assert tiers.studio.jumpstart == {}
-    optional |= {("studio", "JumpStartRegistrationStateMachineArn"), ("studio", "JumpStartDeadLetterQueueUrl")}
+    optional |= {
+        ("studio", "JumpStartRegistrationStateMachineArn"), ("studio", "JumpStartDeadLetterQueueUrl"),
+        ("studio", "JumpStartFineTuningStateMachineArn"), ("studio", "JumpStartFineTuningDeadLetterQueueUrl"),
+    }
     assert {(tier, key) for tier, key in reads - optional if key not in outputs[tier]} == set()
     registry = found["registry"][1]
     assert registry["ModelPackageGroups"]["Value"] == ",".join(tiers.config.model_package_groups)
