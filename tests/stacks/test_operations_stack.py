@@ -41,10 +41,17 @@ def _unmark(text: str) -> tuple[str, Any]:
     return match.group(1), json.loads(bytes.fromhex(match.group(2)))
 
 
+#: The default app plus the JumpStart example (off by default), so every kind of tier construct is on the dashboard.
+JUMPSTART_GROUP = "example-jumpstart-text"
+
+
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[TiersApp, dict[str, dict], Path]:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = App(outdir=str(outdir), context=app_context())
+    app = App(
+        outdir=str(outdir),
+        context=app_context(model_package_groups=["example-churn", JUMPSTART_GROUP], jumpstart_model_package_group=JUMPSTART_GROUP),
+    )
     tiers = build_app(app)
     app.synth()
     templates = {p.name.removesuffix(".template.json"): json.loads(p.read_text()) for p in outdir.glob("*.template.json")}
@@ -155,7 +162,10 @@ def test_every_tier_construct_is_on_the_dashboard(synthesized, body) -> None:
     tiers, _, _ = synthesized
     sources = widget_sources(tiers)
     kinds = {type(s).__name__ for s in sources}
-    assert kinds >= {"TrainingPipeline", "AutopilotJob", "ApprovalWorkflow", "ApprovedModelEndpoint", "StudioDomain", "CuratedHub", "CanvasIdleShutdown"}
+    assert kinds == {
+        "TrainingPipeline", "AutopilotJob", "ApprovalWorkflow", "ApprovedModelEndpoint",
+        "StudioDomain", "CuratedHub", "CanvasIdleShutdown", "JumpStartModelVersion",
+    }
     assert missing_from(body, sources) == []
 
 
@@ -206,6 +216,7 @@ def test_dimensions_name_the_right_resources(synthesized, body) -> None:
         _queue_name(tiers.inference, endpoint.dead_letter_queue),
         _queue_name(studio, studio.domain.failed_invocations_queue),
         _queue_name(studio, studio.hub.failure_queue),
+        _queue_name(studio, studio.jumpstart["as_is"].dead_letter_queue),
     }
     # The Canvas check's own metric, per domain ID and the function's Powertools service (EMF adds it)
     assert _dims_of(body, "Canvas", "CanvasAppsWithoutIdleMetric") == {
@@ -228,7 +239,7 @@ def test_every_dead_letter_and_failed_invocations_queue_of_the_app_is_shown(synt
 
 def test_sections_in_order_with_headers(body) -> None:
     headers = [w["properties"]["markdown"].splitlines()[0] for w in body["widgets"] if w["type"] == "text"]
-    assert headers == ["## Training", "## Autopilot", "## Approvals", "## Inference", "## Studio and Canvas"]
+    assert headers == ["## Training", "## Autopilot", "## Approvals", "## Inference", "## Studio and Canvas", "## JumpStart"]
     for widget in body["widgets"]:
         assert widget["x"] + widget["width"] <= 24, widget
         assert "@@" not in json.dumps(widget["properties"].get("title", "")), widget["properties"]["title"]

@@ -344,3 +344,21 @@ def test_alarms_on_failed_and_timed_out_runs_notify_the_topic(synthesized):
     assert metric.metric_name == "ExecutionsFailed" and metric.statistic == "Average"
     topic_props = synthesized.template["Resources"][synthesized.logical_id(synthesized.sync.topic)]["Properties"]
     assert topic_props["KmsMasterKeyId"] == {"Fn::GetAtt": [synthesized.logical_id(synthesized.key), "Arn"]}
+
+
+def test_widgets_show_runs_duration_and_the_trigger_dead_letter_queue_only_when_triggered(synthesized):
+    from aws_cdk import Stack
+
+    def metrics(pipeline) -> list[tuple[str, str]]:
+        stack = Stack.of(pipeline)
+        return [
+            (entry[0], entry[1])
+            for widget in pipeline.widgets()
+            for entry in stack.resolve(widget.to_json())[0]["properties"]["metrics"]
+            if isinstance(entry[0], str)
+        ]
+
+    runs = [("AWS/States", m) for m in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")]
+    duration = [("AWS/States", "ExecutionTime")] * 2  # average and longest
+    assert metrics(synthesized.sync) == [*runs, *duration, ("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
+    assert metrics(synthesized.poll) == [*runs, *duration]
