@@ -266,3 +266,26 @@ def test_the_operations_stack_is_a_leaf_that_depends_on_every_tier(synthesized) 
     assert not any(ops.stack_name in artifact.get("dependencies", []) for artifact in manifest["artifacts"].values())
     # The dashboard and the operator CLI's policy (tests/operations/test_operator_policy.py), nothing else.
     assert sorted(r["Type"] for r in templates[ops.stack_name]["Resources"].values()) == ["AWS::CloudWatch::Dashboard", "AWS::IAM::ManagedPolicy"]
+
+
+def test_business_metrics_are_on_the_dashboard_per_workflow_and_domain(synthesized, body) -> None:
+    """The approval and Canvas handlers' EMF metrics (Powertools): namespace, name and dimensions as their
+    construct methods give them, the service dimension being the function's Powertools service name."""
+    tiers, _, _ = synthesized
+    workflow, canvas, studio = tiers.registry.workflow, tiers.studio.canvas_idle, tiers.studio
+    service = {"service": workflow.service_name}
+    shown = {(name, dims) for _, (_, name, dims) in _widget_metrics(body)}
+    for name, dims in (
+        ("Decisions", {**service, "Outcome": "Approved"}),
+        ("Decisions", {**service, "Outcome": "Rejected"}),
+        ("TimeToDecision", service),
+        ("Promotions", service),
+        ("PendingApprovals", service),
+    ):
+        assert (name, tuple(sorted(dims.items()))) in shown, name
+    domain_id = _mark(studio.stack_name, {"Fn::GetAtt": [studio.get_logical_id(studio.domain.node.default_child), "DomainId"]})
+    assert _dims_of(body, "Canvas idle shutdown: apps shut down", "IdleShutdowns") == {"DomainId": domain_id, "service": canvas.service_name}
+    # registration to decision in hours: average and longest, from the TimeToDecision seconds
+    [widget] = [w for w in body["widgets"] if w["properties"].get("title") == "Approvals: registration to decision"]
+    expressions = [e[0]["expression"] for e in widget["properties"]["metrics"] if "expression" in e[0]]
+    assert expressions == ["average / 3600", "longest / 3600"]

@@ -399,9 +399,30 @@ class ApprovalWorkflow(Construct):
         return self.api.metric_latency(**{"period": Duration.minutes(5), "statistic": "p90", **props})
 
     def widgets(self) -> list[cw.IWidget]:
-        """Dashboard widgets: the approval API's requests, 4xx and 5xx, its latency, and the depth of the
-        dead-letter and failed-invocations queues (each message an event or invocation that gave up)."""
+        """Dashboard widgets: versions pending approval now, decisions by outcome and promotions (hourly), time from
+        registration to decision (hours); the approval API's requests, 4xx and 5xx, its latency; and the depth of
+        the dead-letter and failed-invocations queues (each message an event or invocation that gave up)."""
+        time_to_decision = self.metric_time_to_decision()
+        hours = {
+            label: cw.MathExpression(
+                expression=f"{id} / 3600", using_metrics={id: time_to_decision.with_(statistic=statistic)}, label=label,
+                period=time_to_decision.period,
+            )
+            for label, id, statistic in (("Average", "average", "Average"), ("Longest", "longest", "Maximum"))
+        }
         return [
+            graph("Approvals: versions pending now", {"Pending manual approval": self.metric_pending_approvals()}, width=8, unit="model packages"),
+            graph(
+                "Approvals: decisions and promotions",
+                {
+                    "Approved": self.metric_decisions("Approved"),
+                    "Rejected": self.metric_decisions("Rejected"),
+                    "Promoted": self.metric_promotions(),
+                },
+                width=8,
+                unit="per hour",
+            ),
+            graph("Approvals: registration to decision", hours, width=8, unit="hours"),
             graph(
                 "Approval API: requests and errors",
                 {"Requests": self.metric_api_requests(), "4xx": self.metric_api_client_errors(), "5xx": self.metric_api_server_errors()},

@@ -194,9 +194,13 @@ class CanvasIdleShutdown(Construct):
         return self.failure_queue.metric_approximate_number_of_messages_visible(**{"period": Duration.minutes(5), "statistic": "Maximum", **props})
 
     def widgets(self) -> list[cw.IWidget]:
-        """Dashboard widgets: failed idle checks, and running apps whose idleness Canvas did not report. The failure
-        queue is shown here only when it is the construct's own (the domain's widgets show a shared one)."""
+        """Dashboard widgets: apps shut down (hourly); failed idle checks, and running apps whose idleness Canvas
+        did not report. The failure queue is shown here only when it is the construct's own (the domain's widgets
+        show a shared one)."""
         checks: dict[str, cw.IMetric] = {"Failed checks": self.metric_errors(), "Apps without idle metric": self.metric_unmeasured_apps()}
         if self.failure_queue is not self._domain.failed_invocations_queue:
             checks["Failed invocations"] = self.metric_failed_invocations()
-        return [graph("Canvas idle shutdown: checks", checks, width=8, unit="count")]
+        return [
+            graph("Canvas idle shutdown: apps shut down", {"Idle apps deleted": self.metric_idle_shutdowns()}, width=8, unit="apps per hour"),
+            graph("Canvas idle shutdown: checks", checks, width=8, unit="count"),
+        ]
