@@ -57,7 +57,8 @@ class OperationsStack(Stack):
             DashboardSection("Autopilot", [autopilot.autopilot], "AutoML runs by outcome and how long they take"),
             DashboardSection(
                 "Approvals", [registry.workflow],
-                "The approval API's requests, errors and latency; model package events and invocations that gave up",
+                "Versions pending approval, decisions and promotions, time to decision; the approval API's requests, errors "
+                "and latency; model package events and invocations that gave up",
             ),
         ]
         if inference.endpoints:
