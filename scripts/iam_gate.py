@@ -1,6 +1,6 @@
 """The two IAM gates on a fresh cdk.out: the IAM reference gate and the calls-against-policy gate.
 
-Usage: python scripts/iam_gate.py [cdk.out] [--calls .iam-calls.json]
+Usage: python scripts/iam_gate.py [cdk.out] [--calls .iam-calls.json] [--calls-partial] [--verbose]
 
 IAM reference gate:
 Checks, per statement of every identity (inline and managed), trust, key, bucket, topic, queue, secret and REST API
@@ -12,7 +12,8 @@ and exits non-zero on any finding that no exception covers.
 
 Calls-against-policy gate: the AWS calls pytest recorded (handlers and state machine executions under moto,
 tests/iam_calls.py) evaluated against the role that makes each call in AWS; prints calls per role, evaluated
-fully or partially, and fails on any denied or unmapped call (or when pytest recorded nothing).
+fully or partially, and fails on any denied or unmapped call (or when pytest recorded nothing). A recording of
+part of the suite (some modules, -k, a failed run) is refused unless --calls-partial: it would hold only some calls.
 
 See README, "What is verified without an AWS account, and how".
 """
@@ -39,6 +40,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("outdir", nargs="?", default=str(ROOT / "cdk.out"))
     parser.add_argument("--calls", default=str(CALLS_FILE), help="calls recorded by pytest; 'none' skips the calls gate")
     parser.add_argument("--verbose", action="store_true", help="say why each partially evaluated call is partial")
+    parser.add_argument(
+        "--calls-partial", action="store_true",
+        help="evaluate a recording of part of the suite (a few modules, -k) instead of refusing it; for development",
+    )
     parser.add_argument(
         "--calls-advisory", action="store_true",
         help="print the calls gate's findings without failing (while the findings listed in README are open)",
@@ -68,6 +73,12 @@ def main(argv: list[str]) -> int:
             print(f"calls-gate: no recorded calls ({calls_path}): run pytest first (make test does)")
             return 1
         recorded = json.loads(calls_path.read_text())
+        if not recorded.get("complete") and not args.calls_partial:
+            print(
+                f"calls-gate: {calls_path} records part of the suite ({recorded.get('tests', 0)} tests, or a run that "
+                "failed): run the whole suite first (make test does), or pass --calls-partial to check only these calls"
+            )
+            return 1
         all_failures, reports = evaluate_recorded(recorded, templates, reference)
         sync_failures, sync_reports = sync_requirements(templates, reference)
         all_failures += sync_failures

@@ -213,8 +213,12 @@ def register_template(template: Mapping[str, Any], stack_name: str) -> None:
             _test_functions[module] = [{"where": f"{stack_name}/{role_id} (role of {logical_id}, as a test synthesized it)", "statements": statements}]
 
 
-def write(path: Path = CALLS_FILE) -> None:
-    """Save the recorded calls and the state machine roles they map to."""
+def write(path: Path = CALLS_FILE, *, complete: bool = False, tests: int = 0) -> None:
+    """Save the recorded calls and the state machine roles they map to.
+
+    :param complete: Whether the run was the whole suite and green (the gate refuses a partial recording).
+    :param tests: How many tests the run collected (reported by the gate).
+    """
     with _lock:
         calls = list(_calls)
     roles: dict[str, Any] = {}
@@ -231,7 +235,10 @@ def write(path: Path = CALLS_FILE) -> None:
             caller["role"] = role_key
     with _lock:
         functions = dict(_test_functions)
-    path.write_text(json.dumps({"calls": calls, "state_machine_roles": roles, "test_functions": functions}, indent=1, sort_keys=True))
+    path.write_text(json.dumps(
+        {"calls": calls, "state_machine_roles": roles, "test_functions": functions, "complete": complete, "tests": tests},
+        indent=1, sort_keys=True,
+    ))
 
 
 def _caller() -> dict[str, Any] | None:

@@ -174,3 +174,18 @@ def test_the_gate_script_fails_on_a_planted_defect_and_names_it(tmp_path: Path) 
     assert "planted/RoleDefaultPolicy1234 (planted/Fn/ServiceRole/DefaultPolicy/Resource) statement #0: sagemaker:ListCandidatesForAutoMLJob" in result.stdout
     (tmp_path / "planted.template.json").write_text(json.dumps(_template(*GOOD)))
     assert subprocess.run([sys.executable, str(ROOT / "scripts" / "iam_gate.py"), str(tmp_path), "--calls", "none"], capture_output=True).returncode == 0
+
+
+def test_the_calls_gate_refuses_a_recording_of_part_of_the_suite(tmp_path: Path) -> None:
+    # A recording of a few modules (or of a failed run) holds only some calls: judging it would pass vacuously.
+    (tmp_path / "good.template.json").write_text(json.dumps(_template(*GOOD)))
+    recording = {"calls": [], "state_machine_roles": {}, "test_functions": {}, "tests": 3}
+    gate = [sys.executable, str(ROOT / "scripts" / "iam_gate.py"), str(tmp_path), "--calls", str(tmp_path / "calls.json")]
+    outcomes = {}
+    for complete, extra in ((False, ()), (False, ("--calls-partial",)), (True, ())):
+        (tmp_path / "calls.json").write_text(json.dumps({**recording, "complete": complete}))
+        outcomes[complete, extra] = subprocess.run([*gate, *extra], capture_output=True, text=True)
+    refused = outcomes[False, ()]
+    assert refused.returncode == 1 and "records part of the suite (3 tests" in refused.stdout, refused.stdout + refused.stderr
+    assert outcomes[False, ("--calls-partial",)].returncode == 0
+    assert outcomes[True, ()].returncode == 0, outcomes[True, ()].stdout
