@@ -50,7 +50,7 @@ from sagemaker_tiers.core.validation import (
 )
 from sagemaker_tiers.foundation.ml_bucket import MlBucket
 from sagemaker_tiers.foundation.network import SageMakerNetwork
-from sagemaker_tiers.operations.widgets import hourly, queue_depth_widget, runs_widgets
+from sagemaker_tiers.operations.runs import RunMetrics
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 
 HANDLERS = Path(__file__).parent / "autopilot_handlers"
@@ -78,7 +78,7 @@ ERROR_REGISTRATION = "AutopilotRegistrationFailed"
 RUNTIME_REACHED = "MaxAutoMLJobRuntimeReached"
 
 
-class AutopilotJob(Construct):
+class AutopilotJob(RunMetrics, Construct):
     """Runs SageMaker Autopilot (``CreateAutoMLJobV2``) jobs from a Step Functions state machine, writes a leaderboard
     of every candidate, and registers the best one for approval.
 
@@ -239,6 +239,8 @@ class AutopilotJob(Construct):
         self.dataset_prefix = dataset_prefix
         self.output_prefix = output_prefix
         self.job_name_prefix = job_name_prefix
+        self.runs_title = f"Autopilot {job_name_prefix}"
+        self.triggers_hint = "schedule or trigger_on_new_data"
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.model_package_group = model_package_group
@@ -311,60 +313,9 @@ class AutopilotJob(Construct):
         """``s3://<bucket>/<output_prefix>``: Autopilot writes ``<job>/...`` below it."""
         return self.bucket.s3_uri(self.output_prefix)
 
-    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` start runs by hand (``states:StartExecution``)."""
-        return self.state_machine.grant_start_execution(grantee)
-
     def grant_read_outputs(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the job outputs, notebooks and leaderboards under ``output_prefix``."""
         return self.bucket.grant_read_prefix(grantee, self.output_prefix)
-
-    def metric_executions_failed(self, **props: Any) -> cw.Metric:
-        """Runs that failed (job failed, stopped, timed out, or a step failed)."""
-        return self.state_machine.metric_failed(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_timed_out(self, **props: Any) -> cw.Metric:
-        """Runs that outlived the state machine's own timeout."""
-        return self.state_machine.metric_timed_out(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_aborted(self, **props: Any) -> cw.Metric:
-        """Runs stopped by hand (their AutoML job keeps running unless stopped too)."""
-        return self.state_machine.metric_aborted(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_succeeded(self, **props: Any) -> cw.Metric:
-        """Runs that registered a model package."""
-        return self.state_machine.metric_succeeded(**{"period": Duration.hours(1), "statistic": "Sum", **props})
-
-    def metric_executions_started(self, **props: Any) -> cw.Metric:
-        """Runs started, by hand, on schedule or on new data."""
-        return self.state_machine.metric_started(**{"period": Duration.hours(1), "statistic": "Sum", **props})
-
-    def metric_execution_time(self, **props: Any) -> cw.Metric:
-        """How long runs took, start to end, in milliseconds (Average per hour)."""
-        return self.state_machine.metric_time(**{"period": Duration.hours(1), "statistic": "Average", **props})
-
-    def metric_undelivered_triggers(self, **props: Any) -> cw.Metric:
-        """Trigger events that could not start a run after every retry (messages in the dead-letter queue)."""
-        if self.dead_letter_queue is None:
-            raise ValidationError("metric_undelivered_triggers needs a schedule or trigger_on_new_data, got neither")
-        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-            **{"period": Duration.minutes(5), "statistic": "Maximum", **props}
-        )
-
-    def widgets(self) -> list[cw.IWidget]:
-        """Dashboard widgets: runs by outcome (hourly), run duration, and undelivered triggers when triggered."""
-        widgets = runs_widgets(
-            f"Autopilot {self.job_name_prefix}",
-            started=hourly(self.metric_executions_started()),
-            succeeded=hourly(self.metric_executions_succeeded()),
-            failed=hourly(self.metric_executions_failed()),
-            timed_out=hourly(self.metric_executions_timed_out()),
-            aborted=hourly(self.metric_executions_aborted()),
-            duration=hourly(self.metric_execution_time()),
-        )
-        if self.dead_letter_queue is not None:
-            widgets.append(queue_depth_widget(f"Autopilot {self.job_name_prefix}: dead letters", {"Undelivered triggers": self.metric_undelivered_triggers()}))
-        return widgets
 
     # -- validation -----------------------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from sagemaker_tiers.core.validation import (
 from sagemaker_tiers.foundation import MlBucket, MlEncryptionKey, SageMakerNetwork
 from sagemaker_tiers.jumpstart import _hub_content as hc
 from sagemaker_tiers.jumpstart import _runs
+from sagemaker_tiers.operations.runs import RunMetrics
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 from sagemaker_tiers.studio.hub import CuratedHub
 from sagemaker_tiers.training.instance_types import require_training_instance_type
@@ -58,7 +59,7 @@ TRAINING_CHANNEL, VALIDATION_CHANNEL, MODEL_CHANNEL, CODE_CHANNEL = "training", 
 _JOB_PREFIX = r"[a-z0-9](-*[a-z0-9]){0,23}"
 
 
-class JumpStartFineTuning(_runs.RunMetrics, Construct):
+class JumpStartFineTuning(RunMetrics, Construct):
     """Fine-tune an allowlisted JumpStart model on a dataset prefix of the ML bucket, then register the fine-tuned
     model as a version of a model package group, pending approval.
 
@@ -245,6 +246,7 @@ class JumpStartFineTuning(_runs.RunMetrics, Construct):
         super().__init__(scope, id)
         self.model_id = model_id
         self.runs_title = f"JumpStart fine-tuning {model_id}"
+        self.triggers_hint = "schedule or trigger_on_new_data"
         self.model_version = model_version
         self.model_package_group = model_package_group
         self.bucket = bucket
@@ -353,7 +355,7 @@ class JumpStartFineTuning(_runs.RunMetrics, Construct):
             specs.append(("UndeliveredTriggers", self.metric_undelivered_triggers(), "Trigger events could not start a fine-tuning run"))
         self.alarms = _runs.run_alarms(self, self.topic, specs)
 
-    # -- public API (runs: grant_start_execution, metric_*, widgets from _runs.RunMetrics) -------------------------
+    # -- public API (runs: grant_start_execution, metric_*, widgets from operations.runs.RunMetrics) -------------------------
 
     # -- the state machine ---------------------------------------------------------------------------------
 

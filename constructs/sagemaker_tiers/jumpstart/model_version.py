@@ -25,6 +25,7 @@ from sagemaker_tiers.core.nag import acknowledge
 from sagemaker_tiers.core.validation import ValidationError, require_customer_managed_key
 from sagemaker_tiers.jumpstart import _hub_content as hc
 from sagemaker_tiers.jumpstart import _runs
+from sagemaker_tiers.operations.runs import RunMetrics
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 from sagemaker_tiers.studio.hub import PUBLIC_HUB, CuratedHub
 
@@ -36,7 +37,7 @@ DEPLOYED_STATUSES: tuple[str, ...] = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 RECENT_VERSIONS = 100
 
 
-class JumpStartModelVersion(_runs.RunMetrics, Construct):
+class JumpStartModelVersion(RunMetrics, Construct):
     """Register an allowlisted JumpStart model, as it is, as a version of a model package group, pending approval.
 
     The version then goes through the registry's approval workflow like any trained model, and
@@ -135,6 +136,7 @@ class JumpStartModelVersion(_runs.RunMetrics, Construct):
         super().__init__(scope, id)
         self.model_id = model_id
         self.runs_title = f"JumpStart registration {model_id}"
+        self.triggers_hint = "register_on_deploy or schedule"
         self.model_version = model_version
         self.model_package_group = model_package_group
         self.eula_accepted = accepted
@@ -167,7 +169,7 @@ class JumpStartModelVersion(_runs.RunMetrics, Construct):
             self._triggers(register_on_deploy, schedule, encryption_key)
         self._alarms()
 
-    # -- public API (runs: grant_start_execution, metric_*, widgets from _runs.RunMetrics) -------------------------
+    # -- public API (runs: grant_start_execution, metric_*, widgets from operations.runs.RunMetrics) -------------------------
 
     def grant_read_model_data(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (an endpoint's model role) read the artifacts this version's container downloads:

@@ -67,7 +67,7 @@ from sagemaker_tiers.core.validation import (
     require_unique,
 )
 from sagemaker_tiers.foundation import MlBucket, MlEncryptionKey, SageMakerNetwork
-from sagemaker_tiers.operations.widgets import hourly, queue_depth_widget, runs_widgets
+from sagemaker_tiers.operations.runs import RunMetrics
 from sagemaker_tiers.registry.model_package_group import IModelPackageGroup
 from sagemaker_tiers.training.image_labels import SERVES_LABEL, dockerfile_serves
 from sagemaker_tiers.training.instance_types import (
@@ -114,7 +114,7 @@ class TrainingChannel:
     compression: str = "None"
 
 
-class TrainingPipeline(Construct):
+class TrainingPipeline(RunMetrics, Construct):
     """Train a model from your Docker image on SageMaker, then register it for approval: on demand, on a
     schedule or when new data lands.
 
@@ -469,6 +469,8 @@ class TrainingPipeline(Construct):
         self.network = network
         self.model_package_group = model_package_group
         self.job_name_prefix = job_name_prefix
+        self.runs_title = f"Training {job_name_prefix}"
+        self.triggers_hint = "schedule or trigger_on_new_data_prefix"
         self.completion = completion
         self.hyperparameters = hyperparameters
         self.allowed_instance_types = tuple(allowed)
@@ -573,57 +575,6 @@ class TrainingPipeline(Construct):
         self._alarms()
 
     # -- public API ---------------------------------------------------------------------------------------
-
-    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` start runs (``states:StartExecution`` on this state machine only)."""
-        return self.state_machine.grant_start_execution(grantee)
-
-    def metric_executions_failed(self, **props: Any) -> cw.Metric:
-        """Runs that failed (any error, including rejected input)."""
-        return self.state_machine.metric_failed(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_timed_out(self, **props: Any) -> cw.Metric:
-        """Runs that exceeded the state machine's timeout."""
-        return self.state_machine.metric_timed_out(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_aborted(self, **props: Any) -> cw.Metric:
-        """Runs stopped by someone (StopExecution)."""
-        return self.state_machine.metric_aborted(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_succeeded(self, **props: Any) -> cw.Metric:
-        """Runs that registered a model package."""
-        return self.state_machine.metric_succeeded(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_executions_started(self, **props: Any) -> cw.Metric:
-        """Runs started, by hand, on schedule or on new data."""
-        return self.state_machine.metric_started(**{"period": Duration.minutes(5), "statistic": "Sum", **props})
-
-    def metric_execution_time(self, **props: Any) -> cw.Metric:
-        """How long runs took, start to end, in milliseconds (Average over 5 minutes)."""
-        return self.state_machine.metric_time(**{"period": Duration.minutes(5), "statistic": "Average", **props})
-
-    def widgets(self) -> list[cw.IWidget]:
-        """Dashboard widgets: runs by outcome (hourly), run duration, and undelivered triggers when triggered."""
-        widgets = runs_widgets(
-            f"Training {self.job_name_prefix}",
-            started=hourly(self.metric_executions_started()),
-            succeeded=hourly(self.metric_executions_succeeded()),
-            failed=hourly(self.metric_executions_failed()),
-            timed_out=hourly(self.metric_executions_timed_out()),
-            aborted=hourly(self.metric_executions_aborted()),
-            duration=hourly(self.metric_execution_time()),
-        )
-        if self.dead_letter_queue is not None:
-            widgets.append(queue_depth_widget(f"Training {self.job_name_prefix}: dead letters", {"Undelivered triggers": self.metric_undelivered_triggers()}))
-        return widgets
-
-    def metric_undelivered_triggers(self, **props: Any) -> cw.Metric:
-        """Trigger events that could not start a run after every retry (messages in the dead-letter queue)."""
-        if self.dead_letter_queue is None:
-            raise ValidationError("metric_undelivered_triggers needs a schedule or trigger_on_new_data_prefix, got neither")
-        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-            **{"period": Duration.minutes(5), "statistic": "Maximum", **props}
-        )
 
     # -- the CreateTrainingJob request -------------------------------------------------------------------------
 
