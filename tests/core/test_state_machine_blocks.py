@@ -448,3 +448,29 @@ def test_bounded_poll_runs_limit_plus_one_checks_then_takes_the_limit_path_under
         execution = run_execution(client, arn, {})
         assert execution["status"] == "FAILED"
         assert entered_states(client, execution["executionArn"]).count("Describe") == 3
+
+
+def test_notify_then_fail_publishes_the_error_then_fails_with_it_and_renames_reserved_errors() -> None:
+    from aws_cdk import aws_sns as sns
+
+    from sagemaker_tiers.core.run_failure import notify_then_fail
+
+    stack = Stack(App(), "Failure")
+    topic = sns.Topic(stack, "Topic")
+    notify = notify_then_fail(stack, topic, subject="Run failed", message="Run {} of {} failed. Error: {}", error="Tier.Failed")
+    blocks = Blocks(stack, {}, iam.Role(stack, "R", assumed_by=iam.ServicePrincipal("states.amazonaws.com")), kms.Key(stack, "K"), {})
+    blocks.machines["m"] = _machine(stack, "Machine", sfn.Pass(stack, "Start").next(notify))
+    blocks.template = App.of(stack).synth().get_stack_by_name("Failure").template  # type: ignore[union-attr]
+    states = blocks.states("m")
+    published = states["NotifyFailure"]
+    assert published["Parameters"]["Subject"] == "Run failed"
+    assert published["Parameters"]["Message.$"] == (
+        "States.Format('Run {} of {} failed. Error: {}', $$.Execution.Id, $$.StateMachine.Name, States.JsonToString($.error))"
+    )
+    assert published["Next"] == "EndWithError" and published["Retry"][0]["MaxAttempts"] == 3
+    # A notification that cannot be sent still ends the run with the run's error.
+    assert published["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.notificationError", "Next": "EndWithError"}]
+    (reserved,) = states["EndWithError"]["Choices"]
+    assert reserved["StringMatches"] == "States.*" and reserved["Variable"] == "$.error.Error"
+    assert states[reserved["Next"]] == {"Type": "Fail", "Error": "Tier.Failed", "CausePath": "States.JsonToString($.error)"}
+    assert states[states["EndWithError"]["Default"]] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}

@@ -32,6 +32,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from sagemaker_tiers.core.nag import acknowledge
+from sagemaker_tiers.core.run_failure import notify_then_fail
 from sagemaker_tiers.core.validation import ValidationError, require_match
 from sagemaker_tiers.studio.hub import MODEL_ID_PATTERN, PUBLIC_HUB, CuratedHub
 
@@ -247,33 +248,7 @@ def refusal(states: Construct, id: str, error: str, cause: str, notify: sfn.ICha
 
 def failure_ending(states: Construct, topic: sns.ITopic, subject: str, what: str) -> sfn.CustomState:
     """Publish ``$.error`` to ``topic``, then fail with it (``States.*`` errors end under ``JumpStart.Failed``)."""
-    partition = Stack.of(states).partition
-    failed = (
-        sfn.Choice(states, "EndWithError")
-        .when(
-            sfn.Condition.string_matches("$.error.Error", "States.*"),
-            sfn.Fail(states, "FailedInStepFunctions", error="JumpStart.Failed", cause_path="States.JsonToString($.error)"),
-        )
-        .otherwise(sfn.Fail(states, "Failed", error_path="$.error.Error", cause_path="$.error.Cause"))
-    )
-    notify = sfn.CustomState(
-        states,
-        "NotifyFailure",
-        state_json={
-            "Type": "Task",
-            "Resource": f"arn:{partition}:states:::sns:publish",
-            "Parameters": {
-                "TopicArn": topic.topic_arn,
-                "Subject": subject,
-                "Message.$": f"States.Format('{what} run {{}} of {{}} failed. Error: {{}}', $$.Execution.Id, $$.StateMachine.Name, States.JsonToString($.error))",
-            },
-            "ResultPath": "$.notification",
-        },
-    )
-    notify.add_retry(errors=["States.ALL"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
-    notify.add_catch(failed, errors=["States.ALL"], result_path="$.notificationError")
-    notify.next(failed)
-    return notify
+    return notify_then_fail(states, topic, subject=subject, message=f"{what} run {{}} of {{}} failed. Error: {{}}", error="JumpStart.Failed")
 
 
 def grant_publish(role: iam.IGrantable, topic: sns.ITopic, stack: Stack) -> None:

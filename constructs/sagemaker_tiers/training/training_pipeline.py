@@ -35,6 +35,7 @@ from sagemaker_tiers.core import defaults
 from sagemaker_tiers.core.delivery import alarm_on_any, encrypted_topic, last_stop_queue
 from sagemaker_tiers.core.model_registration import inference_specification, model_container, register_model_package, require_mime_types
 from sagemaker_tiers.core.nag import acknowledge
+from sagemaker_tiers.core.run_failure import notify_then_fail
 from sagemaker_tiers.core.state_values import state_path
 from sagemaker_tiers.core.training_jobs import (
     COMPRESSIONS as COMPRESSIONS,
@@ -655,36 +656,14 @@ class TrainingPipeline(RunMetrics, Construct):
         partition = self._stack.partition
         sagemaker_sdk = f"arn:{partition}:states:::aws-sdk:sagemaker"
 
-        # The run ends with the error that stopped it (every path here has set $.error), after notifying. Error
-        # names starting with "States." are reserved for Step Functions, so those end under a name of ours.
-        failed = (
-            sfn.Choice(states, "EndWithError")
-            .when(
-                sfn.Condition.string_matches("$.error.Error", "States.*"),
-                sfn.Fail(states, "FailedInStepFunctions", error="TrainingPipeline.Failed", cause_path="States.JsonToString($.error)"),
-            )
-            .otherwise(sfn.Fail(states, "Failed", error_path="$.error.Error", cause_path="$.error.Cause"))
-        )
-        notify = sfn.CustomState(
+        # The run ends with the error that stopped it (every path here has set $.error), after notifying.
+        notify = notify_then_fail(
             states,
-            "NotifyFailure",
-            state_json={
-                "Type": "Task",
-                "Resource": f"arn:{partition}:states:::sns:publish",
-                "Parameters": {
-                    "TopicArn": self.topic.topic_arn,
-                    "Subject": "SageMaker training pipeline run failed",
-                    "Message.$": (
-                        "States.Format('Training run {} of pipeline {} failed. Error: {}', "
-                        "$$.Execution.Id, $$.StateMachine.Name, States.JsonToString($.error))"
-                    ),
-                },
-                "ResultPath": "$.notification",
-            },
+            self.topic,
+            subject="SageMaker training pipeline run failed",
+            message="Training run {} of pipeline {} failed. Error: {}",
+            error="TrainingPipeline.Failed",
         )
-        notify.add_retry(errors=["States.ALL"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
-        notify.add_catch(failed, errors=["States.ALL"], result_path="$.notificationError")
-        notify.next(failed)
 
         validate = self._validation(states, capacity_retry_interval)
         validate.add_catch(notify, errors=["States.ALL"], result_path="$.error")
