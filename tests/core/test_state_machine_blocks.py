@@ -474,3 +474,25 @@ def test_notify_then_fail_publishes_the_error_then_fails_with_it_and_renames_res
     assert reserved["StringMatches"] == "States.*" and reserved["Variable"] == "$.error.Error"
     assert states[reserved["Next"]] == {"Type": "Fail", "Error": "Tier.Failed", "CausePath": "States.JsonToString($.error)"}
     assert states[states["EndWithError"]["Default"]] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+def test_create_and_describe_training_job_tasks_keep_the_arn_and_retry_on_limits_and_throttling() -> None:
+    from sagemaker_tiers.core.training_jobs import create_training_job_task, describe_training_job_task
+
+    stack = Stack(App(), "Tasks")
+    create = create_training_job_task(stack, {"TrainingJobName.$": "$.run.jobName"}, sync=True)
+    describe = describe_training_job_task(stack, "Describe", job_name_path="$.names.jobName")
+    blocks = Blocks(stack, {}, iam.Role(stack, "R", assumed_by=iam.ServicePrincipal("states.amazonaws.com")), kms.Key(stack, "K"), {})
+    blocks.machines["m"] = _machine(stack, "Machine", create.next(describe))
+    blocks.template = App.of(stack).synth().get_stack_by_name("Tasks").template  # type: ignore[union-attr]
+    states = blocks.states("m")
+    created = states["CreateTrainingJob"]
+    assert created["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
+    assert created["ResultSelector"] == {"TrainingJobArn.$": "$.TrainingJobArn"} and created["ResultPath"] == "$.created"
+    limits, throttling = created["Retry"]
+    assert "SageMaker.ResourceLimitExceeded" in limits["ErrorEquals"] and limits["IntervalSeconds"] == 60 and limits["MaxAttempts"] == 5
+    assert "SageMaker.ThrottlingException" in throttling["ErrorEquals"] and throttling["MaxAttempts"] == 4
+    described = states["Describe"]
+    assert described["Resource"].endswith("aws-sdk:sagemaker:describeTrainingJob")
+    assert described["Parameters"] == {"TrainingJobName.$": "$.names.jobName"} and described["ResultPath"] == "$.job"
+    assert "ResultSelector" not in described and described["Retry"][0]["MaxAttempts"] == 5

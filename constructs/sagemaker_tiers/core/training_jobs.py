@@ -28,6 +28,7 @@ from typing import Any
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
 from sagemaker_tiers.core.instance_storage import has_local_storage
@@ -340,6 +341,68 @@ def training_job_request(
 
 
 # -- permissions --------------------------------------------------------------------------------------------------
+
+
+def create_training_job_task(states: Construct, request: Mapping[str, Any], *, sync: bool) -> sfn.CustomState:
+    """``CreateTrainingJob`` with ``request`` (``.sync`` waits for the job when ``sync``), keeping only the job's ARN
+    in ``$.created``. Retried on ``ResourceLimitExceeded`` (too many concurrent jobs or instances: 1 minute, doubling,
+    5 times) and on throttling (5 seconds, 4 times); add your own catch.
+
+    Optimized SageMaker integrations name throttling (and validation) errors ``AmazonSageMakerException``;
+    ``ResourceLimitExceeded`` has its own exception.
+
+    :param states: The scope of the state (its id is ``CreateTrainingJob``).
+    :param request: The request, e.g. from :func:`training_job_request`.
+    :param sync: Use the ``.sync`` integration (Step Functions waits through its managed EventBridge rule).
+    """
+    partition = Stack.of(states).partition
+    create = sfn.CustomState(
+        states,
+        "CreateTrainingJob",
+        state_json={
+            "Type": "Task",
+            "Resource": f"arn:{partition}:states:::sagemaker:createTrainingJob" + (".sync" if sync else ""),
+            "Parameters": dict(request),
+            "ResultSelector": {"TrainingJobArn.$": "$.TrainingJobArn"},
+            "ResultPath": "$.created",
+        },
+    )
+    create.add_retry(
+        errors=["SageMaker.ResourceLimitExceededException", "SageMaker.ResourceLimitExceeded"],
+        interval=Duration.minutes(1), max_attempts=5, backoff_rate=2, jitter_strategy=sfn.JitterType.FULL,
+    )
+    create.add_retry(
+        errors=["SageMaker.ThrottlingException", "SageMaker.AmazonSageMakerException"],
+        interval=Duration.seconds(5), max_attempts=4, backoff_rate=2, jitter_strategy=sfn.JitterType.FULL,
+    )
+    return create
+
+
+def describe_training_job_task(states: Construct, id: str, *, job_name_path: str) -> sfn.CustomState:
+    """``DescribeTrainingJob`` (AWS SDK integration) of the job named at ``job_name_path``, the whole answer in
+    ``$.job`` (a ResultSelector path the answer lacks, such as a failed job's ``ModelArtifacts``, would raise
+    ``States.Runtime``, which no Catch handles). Retried on throttling and service errors (2 seconds, 5 times);
+    add your own catch.
+
+    :param id: The state's id.
+    :param job_name_path: Where the job's name is in the state (``"$.run.jobName"``).
+    """
+    partition = Stack.of(states).partition
+    describe = sfn.CustomState(
+        states,
+        id,
+        state_json={
+            "Type": "Task",
+            "Resource": f"arn:{partition}:states:::aws-sdk:sagemaker:describeTrainingJob",
+            "Parameters": {"TrainingJobName.$": job_name_path},
+            "ResultPath": "$.job",
+        },
+    )
+    describe.add_retry(
+        errors=["SageMaker.ThrottlingException", "SageMaker.SageMakerException"],
+        interval=Duration.seconds(2), max_attempts=5, backoff_rate=2, jitter_strategy=sfn.JitterType.FULL,
+    )
+    return describe
 
 
 def training_job_arn_pattern(scope: IConstruct, job_name_prefix: str) -> str:

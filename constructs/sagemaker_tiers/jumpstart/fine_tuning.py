@@ -25,6 +25,8 @@ from sagemaker_tiers.core.nag import acknowledge, acknowledge_grant
 from sagemaker_tiers.core.polling import bounded_poll, poll_limit
 from sagemaker_tiers.core.state_values import state_path
 from sagemaker_tiers.core.training_jobs import (
+    create_training_job_task,
+    describe_training_job_task,
     grant_create_training_jobs,
     grant_training_execution_role,
     training_channel,
@@ -373,7 +375,6 @@ class JumpStartFineTuning(RunMetrics, Construct):
         response_types: list[str],
     ) -> sfn.IChainable:
         states = Construct(self, "States")
-        partition = self._stack.partition
         notify = hc.failure_ending(states, self.topic, "JumpStart fine-tuning run failed", "JumpStart fine-tuning")
 
         start = sfn.Pass(states, "ApplyInputDefaults", parameters={"defaults": {"trigger": {"source": "manual"}}, "input.$": "$"})
@@ -531,43 +532,10 @@ class JumpStartFineTuning(RunMetrics, Construct):
         compressed.next(naming)
         collect.next(merge_hp).next(compression)
 
-        create = sfn.CustomState(
-            states,
-            "CreateTrainingJob",
-            state_json={
-                "Type": "Task",
-                "Resource": f"arn:{partition}:states:::sagemaker:createTrainingJob" + (".sync" if self.completion == "sync" else ""),
-                "Parameters": request,
-                "ResultSelector": {"TrainingJobArn.$": "$.TrainingJobArn"},
-                "ResultPath": "$.created",
-            },
-        )
-        create.add_retry(
-            errors=["SageMaker.ResourceLimitExceededException", "SageMaker.ResourceLimitExceeded"],
-            interval=Duration.minutes(1), max_attempts=5, backoff_rate=2, jitter_strategy=sfn.JitterType.FULL,
-        )
-        create.add_retry(
-            errors=["SageMaker.ThrottlingException", "SageMaker.AmazonSageMakerException"],
-            interval=Duration.seconds(5), max_attempts=4, backoff_rate=2, jitter_strategy=sfn.JitterType.FULL,
-        )
+        create = create_training_job_task(states, request, sync=self.completion == "sync")
         create.add_catch(notify, errors=["States.ALL"], result_path="$.error")
 
-        describe_job = sfn.CustomState(
-            states,
-            "DescribeTrainingJob",
-            state_json={
-                "Type": "Task",
-                "Resource": f"arn:{partition}:states:::aws-sdk:sagemaker:describeTrainingJob",
-                "Parameters": {"TrainingJobName.$": "$.names.jobName"},
-                # The whole answer: a ResultSelector path the answer lacks (ModelArtifacts of a failed job) would
-                # raise States.Runtime, which no Catch handles.
-                "ResultPath": "$.job",
-            },
-        )
-        describe_job.add_retry(
-            errors=["SageMaker.ThrottlingException", "SageMaker.SageMakerException"],
-            interval=Duration.seconds(2), max_attempts=5, backoff_rate=2, jitter_strategy=sfn.JitterType.FULL,
-        )
+        describe_job = describe_training_job_task(states, "DescribeTrainingJob", job_name_path="$.names.jobName")
         describe_job.add_catch(notify, errors=["States.ALL"], result_path="$.error")
         job_failed = sfn.Pass(
             states, "RecordJobFailure",

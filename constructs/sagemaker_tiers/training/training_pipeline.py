@@ -44,6 +44,8 @@ from sagemaker_tiers.core.training_jobs import (
     MAX_RUNTIME_LIMIT as _MAX_RUNTIME_LIMIT,
     SYNC_RULE_NAME as SYNC_RULE_NAME,
     TRAINING_LOG_GROUP as TRAINING_LOG_GROUP,
+    create_training_job_task,
+    describe_training_job_task,
     grant_create_training_jobs,
     grant_training_execution_role,
     training_channel,
@@ -653,8 +655,6 @@ class TrainingPipeline(RunMetrics, Construct):
         supported_response_mime_types: list[str],
     ) -> sfn.IChainable:
         states = Construct(self, "States")
-        partition = self._stack.partition
-        sagemaker_sdk = f"arn:{partition}:states:::aws-sdk:sagemaker"
 
         # The run ends with the error that stopped it (every path here has set $.error), after notifying.
         notify = notify_then_fail(
@@ -668,53 +668,10 @@ class TrainingPipeline(RunMetrics, Construct):
         validate = self._validation(states, capacity_retry_interval)
         validate.add_catch(notify, errors=["States.ALL"], result_path="$.error")
 
-        create = sfn.CustomState(
-            states,
-            "CreateTrainingJob",
-            state_json={
-                "Type": "Task",
-                "Resource": f"arn:{partition}:states:::sagemaker:createTrainingJob"
-                + (".sync" if self.completion == "sync" else ""),
-                "Parameters": request,
-                "ResultSelector": {"TrainingJobArn.$": "$.TrainingJobArn"},
-                "ResultPath": "$.created",
-            },
-        )
-        # Optimized SageMaker integrations name throttling (and validation) errors AmazonSageMakerException;
-        # ResourceLimitExceeded (too many concurrent jobs or instances) has its own exception: wait longer for it.
-        create.add_retry(
-            errors=["SageMaker.ResourceLimitExceededException", "SageMaker.ResourceLimitExceeded"],
-            interval=Duration.minutes(1),
-            max_attempts=5,
-            backoff_rate=2,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        create.add_retry(
-            errors=["SageMaker.ThrottlingException", "SageMaker.AmazonSageMakerException"],
-            interval=Duration.seconds(5),
-            max_attempts=4,
-            backoff_rate=2,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        create = create_training_job_task(states, request, sync=self.completion == "sync")
 
         def describe(state_id: str, catch_path: str) -> sfn.CustomState:
-            state = sfn.CustomState(
-                states,
-                state_id,
-                state_json={
-                    "Type": "Task",
-                    "Resource": f"{sagemaker_sdk}:describeTrainingJob",
-                    "Parameters": {"TrainingJobName.$": "$.run.jobName"},
-                    "ResultPath": "$.job",
-                },
-            )
-            state.add_retry(
-                errors=["SageMaker.ThrottlingException", "SageMaker.SageMakerException"],
-                interval=Duration.seconds(2),
-                max_attempts=5,
-                backoff_rate=2,
-                jitter_strategy=sfn.JitterType.FULL,
-            )
+            state = describe_training_job_task(states, state_id, job_name_path="$.run.jobName")
             state.add_catch(notify, errors=["States.ALL"], result_path=catch_path)
             return state
 
