@@ -45,6 +45,7 @@ from sagemaker_tiers.core.training_jobs import (
     SYNC_RULE_NAME as SYNC_RULE_NAME,
     TRAINING_LOG_GROUP as TRAINING_LOG_GROUP,
     create_training_job_task,
+    default_max_wait,
     describe_training_job_task,
     grant_create_training_jobs,
     grant_training_execution_role,
@@ -418,22 +419,12 @@ class TrainingPipeline(RunMetrics, Construct):
                     "checkpoint_prefix must be given with use_spot=True (spot instances are reclaimed and the job "
                     "resumes from its checkpoints), got None"
                 )
-            max_wait = max_wait or Duration.seconds(min(2 * max_runtime.to_seconds(), 2 * _MAX_RUNTIME_LIMIT.to_seconds()))
+            max_wait = max_wait or default_max_wait(max_runtime)
             _require_whole_seconds("max_wait", max_wait)
             require_duration("max_wait", max_wait, minimum=max_runtime)
         elif max_wait is not None:
             raise ValidationError(f"max_wait only applies with use_spot=True, got max_wait={max_wait.to_human_string()} without spot")
-        require_int_in_range("max_retry_attempts", max_retry_attempts, minimum=0, maximum=30)
-        if keep_alive is not None:
-            _require_whole_seconds("keep_alive", keep_alive)
-            require_duration("keep_alive", keep_alive, minimum=Duration.seconds(1), maximum=Duration.hours(6))
-            if use_spot:
-                raise ValidationError("keep_alive (warm pool) cannot be combined with use_spot=True: SageMaker keeps no warm pool of spot instances")
-        if enable_remote_debug and enable_network_isolation:
-            raise ValidationError(
-                "enable_remote_debug needs the container to reach SSM, which network isolation blocks: set "
-                "enable_network_isolation=False to debug, got both True"
-            )
+        # max_retry_attempts, keep_alive and enable_remote_debug are checked by training_job_request (below).
 
         _validate_hyperparameters(hyperparameters)
         _validate_environment(environment)
